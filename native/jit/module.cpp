@@ -1,0 +1,220 @@
+// TorchScript modules (torch.jit.save archives): load, forward (sync/async), parameters and buffers by
+// dotted name, setattr (how per-sample gradients run through a scripted model), train/eval, save.
+#include "ops/ivalue.h"
+#include <torch/csrc/jit/serialization/import.h>
+
+namespace sq {
+
+struct ModuleBox {
+  torch::jit::Module m;
+};
+
+static Napi::Value wrapModule(Napi::Env env, torch::jit::Module m) {
+  auto ext = Napi::External<ModuleBox>::New(env, new ModuleBox{std::move(m)}, [](Napi::Env, ModuleBox* b) { delete b; });
+  ext.TypeTag(&kModuleTag);
+  return ext;
+}
+
+static torch::jit::Module& unwrapModule(const Napi::Value& v) {
+  if (!v.IsExternal() || !v.As<Napi::External<ModuleBox>>().CheckTypeTag(&kModuleTag)) {
+    throw Napi::TypeError::New(v.Env(), "expected a TorchScript module handle");
+  }
+  return v.As<Napi::External<ModuleBox>>().Data()->m;
+}
+
+// jitLoad(path, device|null)
+static Napi::Value Load(const Napi::CallbackInfo& info) {
+  requireArgs(info, 1, "jitLoad");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::optional<c10::Device> dev;
+  if (info.Length() > 1 && info[1].IsString()) dev = toDevice(info[1]);
+  try {
+    return wrapModule(info.Env(), torch::jit::load(path, dev));
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(info.Env(), path + ": not a loadable TorchScript archive: " + e.what_without_backtrace());
+  }
+}
+
+static std::vector<c10::IValue> inputsFrom(const Napi::Value& v) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "forward: inputs must be an array");
+  auto a = v.As<Napi::Array>();
+  std::vector<c10::IValue> in;
+  for (uint32_t i = 0; i < a.Length(); i++) in.push_back(ivalueFromJsUntyped(a.Get(i)));
+  return in;
+}
+
+static Napi::Value Forward(const Napi::CallbackInfo& info) {
+  requireArgs(info, 2, "jitForward");
+  auto& m = unwrapModule(info[0]);
+  return jsFromIValue(info.Env(), m.forward(inputsFrom(info[1])));
+}
+
+class ForwardWorker : public Napi::AsyncWorker {
+ public:
+  ForwardWorker(Napi::Env env, torch::jit::Module m, std::vector<c10::IValue> in)
+      : Napi::AsyncWorker(env), m_(std::move(m)), in_(std::move(in)), d_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return d_.Promise(); }
+  void Execute() override {
+    try {
+      at::ThreadLocalStateGuard g(tls_);
+      out_ = m_.forward(in_);
+    } catch (const c10::Error& e) {
+      SetError(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    try { d_.Resolve(jsFromIValue(Env(), out_)); } catch (const Napi::Error& e) { d_.Reject(e.Value()); }
+  }
+  void OnError(const Napi::Error& e) override { d_.Reject(Napi::Error::New(Env(), "forward: " + e.Message()).Value()); }
+
+ private:
+  torch::jit::Module m_;
+  std::vector<c10::IValue> in_;
+  c10::IValue out_;
+  Napi::Promise::Deferred d_;
+  at::ThreadLocalState tls_;
+};
+
+static Napi::Value ForwardAsync(const Napi::CallbackInfo& info) {
+  requireArgs(info, 2, "jitForwardAsync");
+  auto* w = new ForwardWorker(info.Env(), unwrapModule(info[0]), inputsFrom(info[1]));
+  auto p = w->promise();
+  w->Queue();
+  return p;
+}
+
+template <typename List>
+static Napi::Value namedList(Napi::Env env, const List& list) {
+  auto a = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const auto& nt : list) {
+    auto pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Napi::String::New(env, nt.name));
+    pair.Set(1u, wrapTensor(env, nt.value));
+    a.Set(i++, pair);
+  }
+  return a;
+}
+
+static Napi::Value NamedParameters(const Napi::CallbackInfo& info) {
+  requireArgs(info, 1, "jitNamedParameters");
+  return namedList(info.Env(), unwrapModule(info[0]).named_parameters(true));
+}
+
+static Napi::Value NamedBuffers(const Napi::CallbackInfo& info) {
+  requireArgs(info, 1, "jitNamedBuffers");
+  return namedList(info.Env(), unwrapModule(info[0]).named_buffers(true));
+}
+
+// Walks "a.b.c" to the module owning attribute "c".
+static std::pair<torch::jit::Module, std::string> owner(Napi::Env env, torch::jit::Module m, const std::string& dotted) {
+  size_t start = 0, dot;
+  while ((dot = dotted.find('.', start)) != std::string::npos) {
+    std::string part = dotted.substr(start, dot - start);
+    if (!m.hasattr(part) || !m.attr(part).isModule()) throw Napi::Error::New(env, "no submodule '" + part + "' on the path '" + dotted + "'");
+    m = m.attr(part).toModule();
+    start = dot + 1;
+  }
+  return {m, dotted.substr(start)};
+}
+
+// jitSetAttr(m, "layer.weight", tensor): replaces a parameter/buffer/attribute value in place of the slot.
+static Napi::Value SetAttr(const Napi::CallbackInfo& info) {
+  requireArgs(info, 3, "jitSetAttr");
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  auto [m, attr] = owner(info.Env(), unwrapModule(info[0]), name);
+  if (!m.hasattr(attr)) throw Napi::Error::New(info.Env(), "module has no attribute '" + name + "'");
+  m.setattr(attr, unwrapTensor(info[2], name.c_str()));
+  return info.Env().Undefined();
+}
+
+static Napi::Value GetAttr(const Napi::CallbackInfo& info) {
+  requireArgs(info, 2, "jitGetAttr");
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  auto [m, attr] = owner(info.Env(), unwrapModule(info[0]), name);
+  if (!m.hasattr(attr)) throw Napi::Error::New(info.Env(), "module has no attribute '" + name + "'");
+  auto v = m.attr(attr);
+  if (v.isModule()) throw Napi::Error::New(info.Env(), "'" + name + "' is a submodule, not a value");
+  return jsFromIValue(info.Env(), v);
+}
+
+static Napi::Value Train(const Napi::CallbackInfo& info) {
+  requireArgs(info, 2, "jitTrain");
+  unwrapModule(info[0]).train(info[1].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+static Napi::Value IsTraining(const Napi::CallbackInfo& info) {
+  requireArgs(info, 1, "jitIsTraining");
+  return Napi::Boolean::New(info.Env(), unwrapModule(info[0]).is_training());
+}
+
+// jitTo(m, device|null, dtypeCode|null): moves parameters and buffers in place, like Module.to in Python.
+static Napi::Value To(const Napi::CallbackInfo& info) {
+  requireArgs(info, 3, "jitTo");
+  auto& m = unwrapModule(info[0]);
+  bool hasDev = info[1].IsString(), hasType = info[2].IsNumber();
+  if (hasDev && hasType) m.to(toDevice(info[1]), toScalarType(info[2]));
+  else if (hasDev) m.to(toDevice(info[1]));
+  else if (hasType) m.to(toScalarType(info[2]));
+  return info.Env().Undefined();
+}
+
+static Napi::Value Save(const Napi::CallbackInfo& info) {
+  requireArgs(info, 2, "jitSave");
+  unwrapModule(info[0]).save(info[1].As<Napi::String>().Utf8Value());
+  return info.Env().Undefined();
+}
+
+// jitChildren(m): [[name, typeName]] of direct submodules; typeName is the scripted class' name
+// ("Linear", "Conv2d", ...), which lets callers recognise layers with fast Fisher rules.
+static Napi::Value Children(const Napi::CallbackInfo& info) {
+  requireArgs(info, 1, "jitChildren");
+  Napi::Env env = info.Env();
+  auto a = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const auto& c : unwrapModule(info[0]).named_children()) {
+    auto pair = Napi::Array::New(env, 3);
+    pair.Set(0u, Napi::String::New(env, c.name));
+    pair.Set(1u, Napi::String::New(env, c.value.type()->name() ? c.value.type()->name()->name() : "?"));
+    pair.Set(2u, wrapModule(env, c.value));
+    a.Set(i++, pair);
+  }
+  return a;
+}
+
+static Napi::Value TypeName(const Napi::CallbackInfo& info) {
+  requireArgs(info, 1, "jitTypeName");
+  auto& m = unwrapModule(info[0]);
+  return Napi::String::New(info.Env(), m.type()->name() ? m.type()->name()->qualifiedName() : "?");
+}
+
+static Napi::Value Code(const Napi::CallbackInfo& info) {
+  requireArgs(info, 1, "jitCode");
+  auto& m = unwrapModule(info[0]);
+  if (!m.find_method("forward")) return info.Env().Null();
+  std::ostringstream os;
+  os << m.get_method("forward").function().getSchema();
+  return Napi::String::New(info.Env(), os.str());
+}
+
+void initJit(Napi::Env env, Napi::Object exports) {
+  SQ_EXPORT(exports, "jitLoad", Load);
+  SQ_EXPORT(exports, "jitForward", Forward);
+  SQ_EXPORT(exports, "jitForwardAsync", ForwardAsync);
+  SQ_EXPORT(exports, "jitNamedParameters", NamedParameters);
+  SQ_EXPORT(exports, "jitNamedBuffers", NamedBuffers);
+  SQ_EXPORT(exports, "jitSetAttr", SetAttr);
+  SQ_EXPORT(exports, "jitGetAttr", GetAttr);
+  SQ_EXPORT(exports, "jitTrain", Train);
+  SQ_EXPORT(exports, "jitIsTraining", IsTraining);
+  SQ_EXPORT(exports, "jitTo", To);
+  SQ_EXPORT(exports, "jitSave", Save);
+  SQ_EXPORT(exports, "jitChildren", Children);
+  SQ_EXPORT(exports, "jitTypeName", TypeName);
+  SQ_EXPORT(exports, "jitSchema", Code);
+}
+
+}  // namespace sq

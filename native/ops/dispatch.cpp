@@ -1,0 +1,160 @@
+// Every ATen operator, reached through libtorch's dispatcher by name, as PyTorch's own Python binding
+// does. One generic path (schema-driven argument conversion + callBoxed) replaces hundreds of
+// hand-written wrappers; autograd, functorch and CUDA all apply because the dispatcher applies them.
+#include "ops/ivalue.h"
+#include <unordered_map>
+#include <unordered_set>
+
+namespace sq {
+
+struct OpInfo {
+  c10::OperatorHandle handle;
+  std::string name;
+  std::vector<bool> writes;         // per argument: mutated in place (Tensor(a!))
+  std::vector<bool> returnsAlias;   // per return: an in-place alias of an input (JS returns `this`)
+};
+
+// Tensors an async op is still reading or writing; touched only on the JS thread.
+static std::unordered_multiset<const c10::TensorImpl*> gBusy;
+
+static OpInfo* lookup(Napi::Env env, const std::string& name, const std::string& overload) {
+  static std::unordered_map<std::string, std::unique_ptr<OpInfo>> cache;
+  std::string key = name + "." + overload;
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second.get();
+  auto h = c10::Dispatcher::singleton().findSchema({name, overload});
+  if (!h) throw Napi::Error::New(env, "no operator " + name + (overload.empty() ? "" : "." + overload) + " in this libtorch");
+  auto info = std::make_unique<OpInfo>(OpInfo{*h, key, {}, {}});
+  const auto& schema = h->schema();
+  for (const auto& a : schema.arguments()) info->writes.push_back(a.alias_info() && a.alias_info()->isWrite());
+  for (const auto& r : schema.returns()) info->returnsAlias.push_back(r.alias_info() && r.alias_info()->isWrite());
+  auto* raw = info.get();
+  cache.emplace(key, std::move(info));
+  return raw;
+}
+
+// findOp(name, overload): a handle to call with callOp; looked up once, kept for the process' life.
+static Napi::Value FindOp(const Napi::CallbackInfo& info) {
+  requireArgs(info, 2, "findOp");
+  auto* op = lookup(info.Env(), info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
+  return Napi::External<OpInfo>::New(info.Env(), op);
+}
+
+static Napi::Value Schema(const Napi::CallbackInfo& info) {
+  requireArgs(info, 1, "opSchema");
+  auto* op = info[0].As<Napi::External<OpInfo>>().Data();
+  std::ostringstream os;
+  os << op->handle.schema();
+  return Napi::String::New(info.Env(), os.str());
+}
+
+// Builds the argument stack; arguments after the ones given take their schema defaults.
+static torch::jit::Stack buildStack(const Napi::CallbackInfo& info, OpInfo* op, size_t first, bool forAsync) {
+  const auto& args = op->handle.schema().arguments();
+  size_t given = info.Length() - first;
+  if (given > args.size()) {
+    throw Napi::TypeError::New(info.Env(), op->name + ": takes " + std::to_string(args.size()) + " arguments, got " + std::to_string(given));
+  }
+  torch::jit::Stack stack;
+  stack.reserve(args.size());
+  for (size_t i = 0; i < args.size(); i++) {
+    const auto& a = args[i];
+    Napi::Value v = i < given ? info[first + i] : info.Env().Undefined();
+    if (v.IsUndefined()) {
+      if (a.default_value()) { stack.push_back(*a.default_value()); continue; }
+      if (a.type()->kind() == c10::TypeKind::OptionalType) { stack.emplace_back(); continue; }
+      throw Napi::TypeError::New(info.Env(), op->name + ": missing required argument '" + a.name() + "'");
+    }
+    stack.push_back(ivalueFromJs(v, a, op->name));
+    if (op->writes[i] && stack.back().isTensor() && gBusy.count(stack.back().toTensor().unsafeGetTensorImpl())) {
+      throw Napi::Error::New(info.Env(), op->name + ": argument '" + a.name() +
+                                             "' is in use by a pending async operation; await it before changing the tensor");
+    }
+  }
+  return stack;
+}
+
+static Napi::Value results(Napi::Env env, OpInfo* op, torch::jit::Stack& stack) {
+  size_t n = stack.size();
+  if (n == 0) return env.Undefined();
+  if (n == 1) return op->returnsAlias[0] ? env.Undefined() : jsFromIValue(env, stack[0]);
+  auto a = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; i++) a.Set(static_cast<uint32_t>(i), op->returnsAlias[i] ? env.Undefined() : jsFromIValue(env, stack[i]));
+  return a;
+}
+
+// callOp(op, ...args): runs the operator on this thread.
+static Napi::Value CallOp(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "callOp: first argument must be an op handle");
+  auto* op = info[0].As<Napi::External<OpInfo>>().Data();
+  auto stack = buildStack(info, op, 1, false);
+  op->handle.callBoxed(stack);
+  return results(info.Env(), op, stack);
+}
+
+// The async form: the stack (which holds references to every input tensor, keeping them alive) runs on
+// a libuv worker thread with the caller's thread-local state (grad mode etc.); no N-API call is made
+// there. Mutated inputs are marked busy so the JS thread cannot change them meanwhile.
+class OpWorker : public Napi::AsyncWorker {
+ public:
+  OpWorker(Napi::Env env, OpInfo* op, torch::jit::Stack stack)
+      : Napi::AsyncWorker(env), op_(op), stack_(std::move(stack)), deferred_(Napi::Promise::Deferred::New(env)) {
+    for (const auto& v : stack_) if (v.isTensor()) busy_.push_back(v.toTensor().unsafeGetTensorImpl());
+    for (auto* p : busy_) gBusy.insert(p);
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      at::ThreadLocalStateGuard g(tls_);
+      op_->handle.callBoxed(stack_);
+    } catch (const c10::Error& e) {
+      SetError(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    release();
+    try {
+      deferred_.Resolve(results(Env(), op_, stack_));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    release();
+    deferred_.Reject(Napi::Error::New(Env(), op_->name + ": " + e.Message()).Value());
+  }
+
+ private:
+  void release() {
+    for (auto* p : busy_) {
+      auto it = gBusy.find(p);
+      if (it != gBusy.end()) gBusy.erase(it);
+    }
+    busy_.clear();
+  }
+  OpInfo* op_;
+  torch::jit::Stack stack_;
+  Napi::Promise::Deferred deferred_;
+  at::ThreadLocalState tls_;
+  std::vector<const c10::TensorImpl*> busy_;
+};
+
+static Napi::Value CallOpAsync(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "callOpAsync: first argument must be an op handle");
+  auto* op = info[0].As<Napi::External<OpInfo>>().Data();
+  auto* w = new OpWorker(info.Env(), op, buildStack(info, op, 1, true));
+  auto p = w->promise();
+  w->Queue();
+  return p;
+}
+
+void initOps(Napi::Env env, Napi::Object exports) {
+  SQ_EXPORT(exports, "findOp", FindOp);
+  SQ_EXPORT(exports, "opSchema", Schema);
+  SQ_EXPORT(exports, "callOp", CallOp);
+  SQ_EXPORT(exports, "callOpAsync", CallOpAsync);
+}
+
+}  // namespace sq
