@@ -49,12 +49,12 @@ function fromRoot(root, source) {
 // Asks a Python interpreter for its torch; returns null when it has none.
 function fromPython(python, source) {
   const code = 'import json, os, torch; print(json.dumps({"root": os.path.dirname(torch.__file__), ' +
-    '"version": torch.__version__, "cuda": torch.version.cuda}))';
+    '"version": torch.__version__, "cuda": torch.version.cuda, "abi": torch.compiled_with_cxx11_abi()}))';
   const r = spawnSync(python, ['-c', code], { encoding: 'utf8' });
   if (r.status !== 0 || !r.stdout) return null;
   const info = JSON.parse(r.stdout.trim().split('\n').pop());
   const t = fromRoot(info.root, source);
-  return { ...t, version: info.version, cuda: !!info.cuda, cudaVersion: info.cuda, python };
+  return { ...t, version: info.version, cuda: !!info.cuda, cudaVersion: info.cuda, cxx11abi: info.abi, python };
 }
 
 function installLocal() {
@@ -128,9 +128,14 @@ if (require.main === module) {
     const out = {
       '--gyp-include': inc.join(' '),
       '--gyp-libdir': t.lib,
+      // PyTorch wheels since 2.7 and libtorch's cxx11 zips use the new ABI; a Python torch says for sure.
+      '--gyp-cflags': `-D_GLIBCXX_USE_CXX11_ABI=${t.cxx11abi === false ? 0 : 1}`,
       '--gyp-libs': ['-L' + t.lib, `-Wl,-rpath,${t.lib}`, '-ltorch', '-ltorch_cpu', '-lc10'].concat(t.cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []).join(' '),
       '--describe': describe(t),
       '--python': t.python || '',
+      '--root': t.root,
+      '--gyp-sources': require('fs').readdirSync(path.join(ROOT, 'native'), { recursive: true })
+        .filter((f) => String(f).endsWith('.cpp')).map((f) => path.join('native', String(f))).join(' '),
     }[arg];
     if (out === undefined) { console.log(JSON.stringify(t, null, 2)); } else console.log(out);
   } catch (e) { console.error(e.message); process.exit(1); }

@@ -1,0 +1,90 @@
+// Loads the compiled addon and types its surface. Everything in lib/ goes through this one object.
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** An opaque handle to a native tensor, module or operator. */
+export type Handle = { readonly __native: unique symbol };
+
+export interface Native {
+  torchVersion: string;
+  fromBuffer(data: ArrayBufferView | ArrayBuffer, dtype: number, shape: number[]): Handle;
+  toBuffer(h: Handle): ArrayBuffer;
+  meta(h: Handle): [number, number[], string, boolean];
+  strides(h: Handle): number[];
+  storageInfo(h: Handle): [string, number, number];
+  item(h: Handle): number | boolean;
+  dispose(h: Handle): void;
+  isDisposed(h: Handle): boolean;
+  isTensor(h: unknown): boolean;
+  toString(h: Handle): string;
+  findOp(name: string, overload: string): Handle;
+  opSchema(op: Handle): string;
+  callOp(op: Handle, ...args: unknown[]): any;
+  callOpAsync(op: Handle, ...args: unknown[]): Promise<any>;
+  setGradEnabled(on: boolean): boolean;
+  isGradEnabled(): boolean;
+  setRequiresGrad(h: Handle, on: boolean): void;
+  isLeaf(h: Handle): boolean;
+  getGrad(h: Handle): Handle | null;
+  setGrad(h: Handle, g: Handle | null): void;
+  backward(ts: Handle[], grads: (Handle | null)[] | null, retainGraph?: boolean, createGraph?: boolean): void;
+  grad(outs: Handle[], ins: Handle[], gradOuts: (Handle | null)[] | null, retainGraph?: boolean | null, createGraph?: boolean, allowUnused?: boolean): (Handle | null)[];
+  vmapIncrementNesting(batchSize: number, randomness: string): number;
+  gradIncrementNesting(): number;
+  decrementNesting(): number;
+  functorchDepth(): number;
+  functorchResetDepth(depth: number): void;
+  addBatchDim(h: Handle, dim: number, level: number): Handle;
+  removeBatchDim(h: Handle, level: number, batchSize: number, outDim: number): Handle;
+  wrapForGrad(h: Handle, level: number): Handle;
+  unwrapForGrad(h: Handle, level: number): Handle;
+  setInplaceRequiresGradAllowed(on: boolean): boolean;
+  jitLoad(path: string, device: string | null): Handle;
+  jitForward(m: Handle, inputs: unknown[]): any;
+  jitForwardAsync(m: Handle, inputs: unknown[]): Promise<any>;
+  jitNamedParameters(m: Handle): [string, Handle][];
+  jitNamedBuffers(m: Handle): [string, Handle][];
+  jitSetAttr(m: Handle, name: string, t: Handle): void;
+  jitGetAttr(m: Handle, name: string): any;
+  jitTrain(m: Handle, on: boolean): void;
+  jitIsTraining(m: Handle): boolean;
+  jitTo(m: Handle, device: string | null, dtype: number | null): void;
+  jitSave(m: Handle, path: string): void;
+  jitChildren(m: Handle): [string, string, Handle][];
+  jitTypeName(m: Handle): string;
+  jitSchema(m: Handle): string | null;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaSynchronize(): void;
+  cudaMemoryStats(device?: number): CudaMemoryStats;
+  cudaResetPeakMemoryStats(device?: number): void;
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+}
+
+export interface CudaMemoryStats {
+  allocatedBytes: number;
+  peakAllocatedBytes: number;
+  reservedBytes: number;
+  peakReservedBytes: number;
+}
+
+function load(): Native {
+  // lib/native.ts runs from lib/ (ts-jest) or dist/ (compiled); the addon sits in build/Release either way.
+  const root = path.resolve(__dirname, '..');
+  const candidates = [
+    process.env.SQUISHER_ADDON,
+    path.join(root, 'build', 'Release', 'squisher.node'),
+    path.join(root, 'build', 'Debug', 'squisher.node'),
+  ].filter((p): p is string => !!p);
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) {
+    throw new Error(`squisher: the native addon is not built (looked in ${candidates.join(', ')}). ` +
+      'Run `npm install` (or `npm run build`) in the squisher package; it finds libtorch and compiles the addon.');
+  }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return require(found) as Native;
+}
+
+export const native: Native = load();

@@ -1,0 +1,37 @@
+'use strict';
+// The Python that holds PyTorch: the tests' oracle and the fixture generator. It is the interpreter
+// libtorch was found through, else the project-local venv, else python3 (checked for torch).
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const lt = require('./install/libtorch');
+
+function hasModules(py, mods) {
+  const r = spawnSync(py, ['-c', mods.map((m) => `import ${m}`).join(';')], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+function findPython() {
+  const candidates = [];
+  try { const t = lt.cached(); if (t.python) candidates.push(t.python); } catch (_) { /* no cache yet */ }
+  if (process.env.SQUISHER_PYTHON) candidates.push(process.env.SQUISHER_PYTHON);
+  candidates.push(lt.venvPython(lt.VENV), 'python3');
+  for (const py of candidates) {
+    if ((py === 'python3' || fs.existsSync(py)) && hasModules(py, ['torch'])) return py;
+  }
+  throw new Error('The tests use Python PyTorch as their oracle and found none. Run `npm install` ' +
+    '(it installs the CPU wheel into .torch-venv when no torch is found), or set SQUISHER_PYTHON.');
+}
+
+// safetensors' own Python package reads back what squisher writes; install it beside torch if missing.
+function ensureOracle() {
+  const py = findPython();
+  if (!hasModules(py, ['safetensors'])) {
+    process.stderr.write(`squisher tests: installing the safetensors Python package for ${py}\n`);
+    const r = spawnSync(py, ['-m', 'pip', 'install', 'safetensors'], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`could not install safetensors for ${py}; install it: ${py} -m pip install safetensors`);
+  }
+  return py;
+}
+
+module.exports = { findPython, ensureOracle };
