@@ -2,3 +2,5 @@
 export * from './tensor';
 export * from './autograd';
 export * from './device';
+export * as nn from './nn';
+export { Module, ScriptModule, functionalCall, crossEntropy, mseLoss, nllLoss } from './nn';

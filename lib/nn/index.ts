@@ -1,0 +1,11 @@
+export * from './module';
+export * from './loss';
+export * from './script';
+export { Linear, Embedding } from './layers/linear';
+export { Conv1d, Conv2d, ConvNd } from './layers/conv';
+export type { ConvOptions } from './layers/conv';
+export { BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm } from './layers/norm';
+export type { BatchNormOptions } from './layers/norm';
+export { ReLU, Tanh, Sigmoid, GELU, Identity, Softmax, Dropout, Flatten } from './layers/activation';
+export { MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d } from './layers/pool';
+export { Sequential, ModuleList } from './layers/container';

@@ -1,0 +1,102 @@
+// TorchScript models (torch.jit.save archives) as Modules: forward runs libtorch's interpreter; the
+// parameters are libtorch's own tensors, so optimizers update the scripted model in place; functional
+// calls set the owning submodule's attribute (Module::setattr), run forward, and restore.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Handle, native } from '../native';
+import { DType, dtypeCode } from '../tensor/dtype';
+import { Tensor, wrap } from '../tensor/tensor';
+import { keep } from '../tensor/scope';
+import { Module } from './module';
+
+function toNative(v: unknown): unknown {
+  if (v instanceof Tensor) return v.handle;
+  if (Array.isArray(v)) return v.map(toNative);
+  return v;
+}
+
+export interface ScriptLoadOptions { device?: string; }
+
+export class ScriptModule extends Module {
+  /** @internal */ readonly native: Handle;
+  private readonly qualifiedName: string;
+
+  private constructor(h: Handle) {
+    super();
+    this.native = h;
+    this.qualifiedName = native.jitTypeName(h);
+    this.training = native.jitIsTraining(h);
+  }
+
+  /** Loads a torch.jit.save archive; errors name the file. */
+  static load(file: string, o: ScriptLoadOptions = {}): ScriptModule {
+    if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
+    return new ScriptModule(native.jitLoad(path.resolve(file), o.device ?? null));
+  }
+
+  get typeName(): string { return this.qualifiedName.split('.').pop() ?? this.qualifiedName; }
+
+  forward(...inputs: unknown[]): any {
+    return wrap(native.jitForward(this.native, inputs.map(toNative)));
+  }
+  /** forward() on a worker thread. */
+  async forwardAsync(...inputs: unknown[]): Promise<any> {
+    return wrap(await native.jitForwardAsync(this.native, inputs.map(toNative)));
+  }
+
+  namedParameters(): [string, Tensor][] {
+    return native.jitNamedParameters(this.native).map(([n, h]) => [n, keep(new Tensor(h))]);
+  }
+  namedBuffers(): [string, Tensor][] {
+    return native.jitNamedBuffers(this.native).map(([n, h]) => [n, keep(new Tensor(h))]);
+  }
+  stateDict(): Map<string, Tensor> {
+    return new Map([...this.namedParameters(), ...this.namedBuffers()]);
+  }
+  /** Direct children as [name, scripted class name], e.g. ['0', 'Linear']. */
+  children(): [string, string][] {
+    return native.jitChildren(this.native).map(([n, t]) => [n, t]);
+  }
+
+  train(on = true): this {
+    native.jitTrain(this.native, on);
+    this.training = on;
+    return this;
+  }
+  to(target: string | DType): this {
+    const isDtype = ['float32', 'float64', 'float16', 'bfloat16'].includes(target);
+    native.jitTo(this.native, isDtype ? null : target, isDtype ? dtypeCode(target as DType) : null);
+    return this;
+  }
+
+  withTensors<T>(values: Map<string, Tensor>, fn: () => T): T {
+    const originals: [string, Tensor][] = [];
+    const current = new Map(this.stateDict());
+    try {
+      for (const [name, t] of values) {
+        const orig = current.get(name);
+        if (!orig) throw new Error(`TorchScript module ${this.typeName} has no parameter or buffer '${name}'`);
+        originals.push([name, orig]);
+        native.jitSetAttr(this.native, name, t.handle);
+      }
+      return fn();
+    } finally {
+      for (const [name, t] of originals) native.jitSetAttr(this.native, name, t.handle);
+    }
+  }
+
+  /** Writes a TorchScript archive atomically (temp file, then rename); refuses to replace unless asked. */
+  save(file: string, o: { overwrite?: boolean } = {}): void {
+    if (fs.existsSync(file) && !o.overwrite) throw new Error(`${file} exists; pass { overwrite: true } to replace it`);
+    const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
+    try {
+      native.jitSave(this.native, tmp);
+      fs.renameSync(tmp, file);
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  dispose(): void { /* the archive's tensors are owned by libtorch's module; GC frees it */ }
+}
