@@ -9,6 +9,8 @@ export interface Native {
   torchVersion: string;
   fromBuffer(data: ArrayBufferView | ArrayBuffer, dtype: number, shape: number[]): Handle;
   toBuffer(h: Handle): ArrayBuffer;
+  copyToBuffer(h: Handle, dst: ArrayBufferView | ArrayBuffer): void;
+  copyFromBuffer(h: Handle, src: ArrayBufferView | ArrayBuffer): void;
   meta(h: Handle): [number, number[], string, boolean];
   strides(h: Handle): number[];
   storageInfo(h: Handle): [string, number, number];

@@ -84,6 +84,10 @@ export class Tensor {
   toArray(): AnyTypedArray {
     return typedView(this.dtype, native.toBuffer(this.handle));
   }
+  /** Copies the elements into `dst` (a TypedArray/Buffer of exactly nbytes): no allocation. */
+  copyTo(dst: ArrayBufferView): void { native.copyToBuffer(this.handle, dst); }
+  /** Overwrites the elements from `src` (exactly nbytes, row-major): no allocation. Returns this. */
+  copyFrom(src: ArrayBufferView): this { native.copyFromBuffer(this.handle, src); return this; }
   /** A copy of the elements as a Node Buffer. */
   toBuffer(): Buffer {
     return Buffer.from(native.toBuffer(this.handle));

@@ -63,6 +63,44 @@ static Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
   return Napi::ArrayBuffer::New(info.Env(), mem, len, [](Napi::Env, void* p) { std::free(p); });
 }
 
+// Byte range of a TypedArray/Buffer/ArrayBuffer argument.
+static std::pair<uint8_t*, size_t> bytesOf(const Napi::Value& v, const char* fn) {
+  if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    return {static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength()};
+  }
+  if (v.IsArrayBuffer()) return {static_cast<uint8_t*>(v.As<Napi::ArrayBuffer>().Data()), v.As<Napi::ArrayBuffer>().ByteLength()};
+  throw Napi::TypeError::New(v.Env(), std::string(fn) + ": expected a TypedArray, Buffer or ArrayBuffer");
+}
+
+// copyToBuffer(h, dst): writes the elements into existing JS memory (no allocation: one memcpy for a
+// contiguous CPU tensor), for callers that reuse buffers.
+static Napi::Value CopyToBuffer(const Napi::CallbackInfo& info) {
+  requireArgs(info, 2, "copyToBuffer");
+  at::Tensor t = unwrapTensor(info[0]);
+  auto [dst, len] = bytesOf(info[1], "copyToBuffer");
+  if (len != t.nbytes()) {
+    throw Napi::RangeError::New(info.Env(), "copyToBuffer: the tensor has " + std::to_string(t.nbytes()) + " bytes, the destination " + std::to_string(len));
+  }
+  // Wrap the destination as a tensor and let libtorch copy (handles strides, devices and conj/neg bits).
+  at::Tensor out = at::from_blob(dst, t.sizes(), at::TensorOptions().dtype(t.scalar_type()));
+  out.copy_(t);
+  return info.Env().Undefined();
+}
+
+// copyFromBuffer(h, src): overwrites the tensor's elements from JS memory of exactly its size.
+static Napi::Value CopyFromBuffer(const Napi::CallbackInfo& info) {
+  requireArgs(info, 2, "copyFromBuffer");
+  at::Tensor t = unwrapTensor(info[0]);
+  auto [src, len] = bytesOf(info[1], "copyFromBuffer");
+  if (len != t.nbytes()) {
+    throw Napi::RangeError::New(info.Env(), "copyFromBuffer: the tensor has " + std::to_string(t.nbytes()) + " bytes, the source " + std::to_string(len));
+  }
+  at::NoGradGuard ng;
+  t.copy_(at::from_blob(src, t.sizes(), at::TensorOptions().dtype(t.scalar_type())));
+  return info.Env().Undefined();
+}
+
 // meta(h): [dtypeCode, shape, device, requiresGrad] in one call, cached by the TS Tensor.
 static Napi::Value Meta(const Napi::CallbackInfo& info) {
   requireArgs(info, 1, "meta");
@@ -139,6 +177,8 @@ static Napi::Value ToString(const Napi::CallbackInfo& info) {
 void initTensor(Napi::Env env, Napi::Object exports) {
   SQ_EXPORT(exports, "fromBuffer", FromBuffer);
   SQ_EXPORT(exports, "toBuffer", ToBuffer);
+  SQ_EXPORT(exports, "copyToBuffer", CopyToBuffer);
+  SQ_EXPORT(exports, "copyFromBuffer", CopyFromBuffer);
   SQ_EXPORT(exports, "meta", Meta);
   SQ_EXPORT(exports, "strides", Strides);
   SQ_EXPORT(exports, "storageInfo", StorageInfo);

@@ -48,6 +48,16 @@ describe('dtype round trips against Python torch', () => {
     const b = tensor(new Float32Array([1, 2, 3, 4]), { shape: [2, 2] }).toBuffer();
     expect(b.readFloatLE(12)).toBe(4);
   });
+  test('copyTo/copyFrom move bytes into existing memory and check sizes', () => {
+    const t = tensor([[1, 2], [3, 4]]);
+    const dst = new Float32Array(4);
+    t.t().copyTo(dst);  // non-contiguous source: row-major order of the transposed view
+    expect(Array.from(dst)).toEqual([1, 3, 2, 4]);
+    t.copyFrom(new Float32Array([5, 6, 7, 8]));
+    expect(t.toList()).toEqual([[5, 6], [7, 8]]);
+    expect(() => t.copyFrom(new Float32Array(3))).toThrow(/tensor has 16 bytes, the source 12/);
+    expect(() => t.copyTo(new Float64Array(4))).toThrow(/tensor has 16 bytes, the destination 32/);
+  });
   test('complex64 round trip', () => {
     const re = tensor([1, 2]);
     const im = tensor([3, -4]);

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+'use strict';
+// `npm run bench [-- name ...]`: runs every scripts/bench/<name>.js (or the ones named), one after
+// another so they do not compete for cores. Each prints Node and Python side by side, as ratios.
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const names = process.argv.slice(2);
+const all = fs.readdirSync(__dirname).filter((f) => f.endsWith('.js') && f !== 'run.js' && !f.startsWith('_')).map((f) => f.slice(0, -3)).sort();
+const chosen = names.length ? names : all;
+let failed = 0;
+for (const n of chosen) {
+  if (!all.includes(n)) { console.error(`no benchmark '${n}'; have: ${all.join(', ')}`); process.exit(2); }
+  console.log(`\n=== ${n} ===`);
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, `${n}.js`)], { stdio: 'inherit' });
+  if (r.status !== 0) { failed++; console.error(`benchmark ${n} failed (exit ${r.status})`); }
+}
+process.exit(failed ? 1 : 0);
