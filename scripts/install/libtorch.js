@@ -11,7 +11,8 @@ const { execFileSync, spawnSync } = require('child_process');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CACHE = path.join(ROOT, 'build', 'libtorch.json');
-const VENV = path.join(ROOT, '.torch-venv');
+// Where a CPU wheel is installed when no libtorch is found (SQUISHER_VENV moves it).
+const VENV = process.env.SQUISHER_VENV ? path.resolve(process.env.SQUISHER_VENV) : path.join(ROOT, '.torch-venv');
 // The CPU wheel installed when nothing else is found. Override with SQUISHER_TORCH_SPEC.
 const DEFAULT_SPEC = 'torch==2.13.0+cpu';
 const CPU_WHEEL_INDEX = 'https://download.pytorch.org/whl/cpu';
