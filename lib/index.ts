@@ -4,3 +4,4 @@ export * from './autograd';
 export * from './device';
 export * as nn from './nn';
 export { Module, ScriptModule, functionalCall, crossEntropy, mseLoss, nllLoss } from './nn';
+export * from './io';

@@ -1,0 +1,96 @@
+// inspect(): what a checkpoint holds (every tensor's dotted name, dtype, shape, storage size, the
+// non-tensor values, an optimizer's hyperparameters) without reading any tensor data.
+import { DType, DTYPE_SIZE } from '../tensor';
+import { flattenTree } from './tree';
+import { inspectSafetensors } from './safetensors';
+import { CheckpointError, openSource } from './source';
+import { archiveLayout, openArchive, sniff } from './torchsave';
+import { loadTorchScript } from './torchscript';
+import { TensorRef } from './values';
+import { ZipReader } from './zip';
+
+export interface TensorEntry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** Bytes of the tensor's own elements. */
+  nbytes: number;
+  /** Bytes of the whole storage it views (shared storages are counted once in `totalStorageBytes`). */
+  storageBytes: number;
+  storageKey?: string;
+  storageOffset?: number;
+  strides?: number[];
+  location?: string;
+}
+export interface InspectResult {
+  file: string;
+  format: 'torch' | 'torchscript' | 'safetensors';
+  tensors: TensorEntry[];
+  /** Non-tensor leaves by dotted path (numbers, strings, booleans, null, ...). */
+  values: { name: string; value: unknown }[];
+  /** For an optimizer state_dict (a `param_groups` list anywhere): each group's settings, params excluded. */
+  hyperparameters: { name: string; group: Record<string, unknown> }[];
+  totalStorageBytes: number;
+  metadata?: Record<string, string>;
+}
+
+export function inspect(file: string): InspectResult {
+  const src = openSource(file);
+  try {
+    const kind = sniff(src);
+    if (kind === 'safetensors') {
+      src.close();
+      const h = inspectSafetensors(file);
+      const tensors = h.tensors.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, nbytes: e.nbytes, storageBytes: e.nbytes }));
+      return { file, format: 'safetensors', tensors, values: [], hyperparameters: [], totalStorageBytes: tensors.reduce((a, t) => a + t.nbytes, 0), metadata: h.metadata };
+    }
+    if (kind === 'zip' && archiveLayout(new ZipReader(src)).torchscript) {
+      src.close();
+      const sd = loadTorchScript(file);
+      const tensors: TensorEntry[] = [];
+      for (const [name, t] of sd) {
+        tensors.push({ name, dtype: t.dtype, shape: t.shape, nbytes: t.nbytes, storageBytes: t.nbytes });
+        t.dispose();
+      }
+      return { file, format: 'torchscript', tensors, values: [], hyperparameters: [], totalStorageBytes: tensors.reduce((a, t) => a + t.nbytes, 0) };
+    }
+    const a = openArchive(src);
+    const tensors: TensorEntry[] = [];
+    const values: { name: string; value: unknown }[] = [];
+    const hyperparameters: { name: string; group: Record<string, unknown> }[] = [];
+    flattenTree(a.root, (name, v, parentKey) => {
+      if (v instanceof TensorRef) {
+        tensors.push({
+          name, dtype: v.dtype, shape: v.shape, nbytes: v.numel * DTYPE_SIZE[v.dtype],
+          storageBytes: v.storage.numel * DTYPE_SIZE[v.dtype], storageKey: v.storage.key, storageOffset: v.offset,
+          strides: v.strides, location: v.storage.location,
+        });
+      } else {
+        values.push({ name, value: v });
+      }
+      void parentKey;
+    });
+    const findGroups = (v: unknown, name: string, depth: number): void => {
+      if (!(v instanceof Map) || depth > 8) return;
+      const pg = v.get('param_groups');
+      if (Array.isArray(pg)) {
+        pg.forEach((g, i) => {
+          if (!(g instanceof Map)) return;
+          const group: Record<string, unknown> = {};
+          for (const [k, x] of g) if (k !== 'params') group[String(k)] = x;
+          hyperparameters.push({ name: `${name ? name + '.' : ''}param_groups.${i}`, group });
+        });
+      }
+      for (const [k, x] of v) findGroups(x, name ? `${name}.${String(k)}` : String(k), depth + 1);
+    };
+    findGroups(a.root, '', 0);
+    let total = 0;
+    for (const s of a.storages.values()) total += s.numel * DTYPE_SIZE[s.dtype];
+    return { file, format: 'torch', tensors, values, hyperparameters, totalStorageBytes: total };
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(file, (e as Error).message);
+  } finally {
+    src.close();
+  }
+}

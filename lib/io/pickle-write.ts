@@ -1,0 +1,163 @@
+// A pickle writer (protocol 2, what torch.save writes) for the value tree of values.ts. Tensors are
+// written as torch._utils._rebuild_tensor_v2 calls over a persistent storage id supplied by the caller,
+// exactly as torch.save does, so torch.load(weights_only=True) accepts the result.
+import { Tensor } from '../tensor';
+import { OrderedDict, PyComplex, PyFloat, PyGlobal, Tuple } from './values';
+
+export interface TensorRecord {
+  /** ('storage', storage class, key, location, numel) */
+  pid: [PyGlobal, string, string, number];
+  offset: number;
+  shape: number[];
+  strides: number[];
+  requiresGrad: boolean;
+}
+
+export class PickleWriter {
+  private parts: Buffer[] = [];
+  private cur = Buffer.allocUnsafe(1 << 16);
+  private n = 0;
+  private memo = new Map<unknown, number>();
+  private globals = new Map<string, number>();
+
+  constructor(private readonly tensorHook: (t: Tensor, path: string) => TensorRecord) {}
+
+  private room(k: number): void {
+    if (this.n + k <= this.cur.length) return;
+    this.parts.push(this.cur.subarray(0, this.n));
+    this.cur = Buffer.allocUnsafe(Math.max(1 << 16, k));
+    this.n = 0;
+  }
+  private byte(b: number): void { this.room(1); this.cur[this.n++] = b; }
+  private raw(b: Buffer): void { this.room(b.length); b.copy(this.cur, this.n); this.n += b.length; }
+  private u32(v: number): void { this.room(4); this.cur.writeUInt32LE(v, this.n); this.n += 4; }
+
+  private put(obj: unknown): void {
+    const i = this.memo.size;
+    this.memo.set(obj, i);
+    if (i < 256) { this.byte(0x71); this.byte(i); } else { this.byte(0x72); this.u32(i); }
+  }
+  /** Emits BINGET if `obj` was written before (shared objects stay shared, cycles terminate). */
+  private get(obj: unknown): boolean {
+    const i = this.memo.get(obj);
+    if (i === undefined) return false;
+    if (i < 256) { this.byte(0x68); this.byte(i); } else { this.byte(0x6a); this.u32(i); }
+    return true;
+  }
+  private global(module: string, name: string): void {
+    const key = `${module}\n${name}\n`;
+    const i = this.globals.get(key);
+    if (i !== undefined) { this.get(key); return; }
+    this.byte(0x63);
+    this.raw(Buffer.from(key, 'utf8'));
+    this.globals.set(key, this.memo.size);
+    this.put(key);
+  }
+  private int(v: number | bigint): void {
+    if (typeof v === 'number' && v >= 0 && v < 256) { this.byte(0x4b); this.byte(v); return; }
+    if (typeof v === 'number' && v >= 0 && v < 65536) { this.byte(0x4d); this.room(2); this.cur.writeUInt16LE(v, this.n); this.n += 2; return; }
+    if (typeof v === 'number' && v >= -0x80000000 && v <= 0x7fffffff) { this.byte(0x4a); this.room(4); this.cur.writeInt32LE(v, this.n); this.n += 4; return; }
+    // LONG1: little-endian two's complement, as few bytes as hold the sign.
+    let b = BigInt(v);
+    const bytes: number[] = [];
+    for (;;) {
+      bytes.push(Number(b & 0xffn));
+      b >>= 8n;
+      const sign = bytes[bytes.length - 1] & 0x80;
+      if ((b === 0n && !sign) || (b === -1n && sign)) break;
+    }
+    this.byte(0x8a); this.byte(bytes.length); this.raw(Buffer.from(bytes));
+  }
+  private float(v: number): void { this.byte(0x47); this.room(8); this.cur.writeDoubleBE(v, this.n); this.n += 8; }
+  private str(s: string): void { const b = Buffer.from(s, 'utf8'); this.byte(0x58); this.u32(b.length); this.raw(b); }
+  private tupleOf(items: unknown[], path: string): void {
+    if (items.length === 0) { this.byte(0x29); return; }
+    if (items.length > 3) this.byte(0x28);
+    items.forEach((x, i) => this.value(x, `${path}[${i}]`));
+    this.byte(items.length === 1 ? 0x85 : items.length === 2 ? 0x86 : items.length === 3 ? 0x87 : 0x74);
+  }
+  private items(entries: Iterable<[unknown, unknown]>, path: string): void {
+    let batch = 0;
+    for (const [k, v] of entries) {
+      if (batch === 0) this.byte(0x28);
+      this.value(k, path);
+      this.value(v, path ? `${path}.${String(k)}` : String(k));
+      if (++batch === 1000) { this.byte(0x75); batch = 0; }
+    }
+    if (batch) this.byte(0x75);
+  }
+
+  value(v: unknown, path = ''): void {
+    if (v === null || v === undefined) { this.byte(0x4e); return; }
+    if (v === true) { this.byte(0x88); return; }
+    if (v === false) { this.byte(0x89); return; }
+    if (typeof v === 'bigint') { this.int(v); return; }
+    if (typeof v === 'number') {
+      if (Number.isSafeInteger(v) && !Object.is(v, -0)) this.int(v); else this.float(v);
+      return;
+    }
+    if (v instanceof PyFloat) { this.float(v.value); return; }
+    if (typeof v === 'string') { this.str(v); return; }
+    if (v instanceof PyGlobal) { this.global(v.module, v.name); return; }
+    if (v instanceof PyComplex) { this.global('builtins', 'complex'); this.tupleOf([new PyFloat(v.re), new PyFloat(v.im)], path); this.byte(0x52); return; }
+    if (typeof v !== 'object') throw new TypeError(`save: cannot write a ${typeof v} at '${path}'`);
+    if (this.get(v)) return;
+    if (v instanceof Tensor) { this.tensor(v, path); return; }
+    if (Buffer.isBuffer(v) || v instanceof Uint8Array) {
+      // protocol 2 has no bytes opcode: Python 3 writes _codecs.encode(latin-1 text, 'latin1').
+      this.global('_codecs', 'encode');
+      this.str(Buffer.from(v).toString('latin1')); this.str('latin1'); this.byte(0x86); this.byte(0x52);
+      this.put(v);
+      return;
+    }
+    if (v instanceof Tuple) { this.tupleOf(v, path); this.put(v); return; }
+    if (Array.isArray(v)) {
+      this.byte(0x5d); this.put(v);
+      if (v.length) { this.byte(0x28); v.forEach((x, i) => this.value(x, `${path}[${i}]`)); this.byte(0x65); }
+      return;
+    }
+    if (v instanceof Set) {
+      this.global('builtins', 'set'); this.byte(0x5d);
+      if (v.size) { this.byte(0x28); for (const x of v) this.value(x, path); this.byte(0x65); }
+      this.byte(0x85); this.byte(0x52); this.put(v);
+      return;
+    }
+    if (v instanceof OrderedDict) {
+      this.global('collections', 'OrderedDict'); this.byte(0x29); this.byte(0x52); this.put(v);
+      this.items(v.entries(), path);
+      if (v.attrs && v.attrs.size) { this.byte(0x7d); this.items(v.attrs.entries(), path); this.byte(0x62); }
+      return;
+    }
+    if (v instanceof Map) { this.byte(0x7d); this.put(v); this.items(v.entries(), path); return; }
+    if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) {
+      this.byte(0x7d); this.put(v); this.items(Object.entries(v), path);
+      return;
+    }
+    throw new TypeError(`save: cannot write a ${(v as object).constructor?.name ?? 'value'} at '${path}' ` +
+      '(supported: Tensor, Map, OrderedDict, plain objects, arrays, Tuple, Set, numbers, strings, booleans, null, Buffer)');
+  }
+
+  private tensor(t: Tensor, path: string): void {
+    const r = this.tensorHook(t, path);
+    this.global('torch._utils', '_rebuild_tensor_v2');
+    this.byte(0x28);
+    this.byte(0x28); this.str('storage'); this.value(r.pid[0]); this.str(r.pid[1]); this.str(r.pid[2]); this.int(r.pid[3]); this.byte(0x74);
+    this.byte(0x51); // BINPERSID
+    this.int(r.offset);
+    this.tupleOf(r.shape, path);
+    this.tupleOf(r.strides, path);
+    this.value(r.requiresGrad);
+    this.global('collections', 'OrderedDict'); this.byte(0x29); this.byte(0x52); // backward_hooks
+    this.byte(0x74); this.byte(0x52);
+    this.put(t);
+  }
+
+  /** The whole pickle: PROTO 2, the value, STOP. */
+  dump(v: unknown): Buffer {
+    this.byte(0x80); this.byte(2);
+    this.value(v);
+    this.byte(0x2e);
+    this.parts.push(this.cur.subarray(0, this.n));
+    return Buffer.concat(this.parts);
+  }
+}

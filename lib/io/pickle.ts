@@ -1,0 +1,318 @@
+// A restricted unpickler, the JS twin of torch.load(weights_only=True) (torch/_weights_only_unpickler.py).
+//
+// It never runs code: GLOBAL only resolves names from the allow-list below (what plain checkpoints use:
+// OrderedDict, torch's tensor rebuild functions, storage classes, dtypes, torch.Size, set, ...), and
+// REDUCE / NEWOBJ / BUILD only do what those globals mean. Anything else (os.system, builtins.eval, a
+// model class) is refused with an error naming the global. Every length and index read from the stream
+// is checked, so a truncated or corrupt pickle gives an error, never a crash, hang or huge allocation.
+import { DType } from '../tensor';
+import { CheckpointError } from './source';
+import { OrderedDict, PyComplex, PyGlobal, StorageRef, TensorRef, Tuple } from './values';
+
+/** The storage classes PyTorch pickles, with the dtype of their elements. */
+export const STORAGE_DTYPE: Record<string, DType> = {
+  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8', ByteStorage: 'uint8',
+  BoolStorage: 'bool', ComplexFloatStorage: 'complex64', ComplexDoubleStorage: 'complex128',
+};
+
+// torch dtype objects (torch.float32 and its aliases) are allowed as values.
+const TORCH_DTYPES = new Set(['float32', 'float', 'float64', 'double', 'float16', 'half', 'bfloat16', 'int8', 'int16',
+  'short', 'int32', 'int', 'int64', 'long', 'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'complex32', 'complex64',
+  'cfloat', 'complex128', 'cdouble', 'chalf', 'float8_e4m3fn', 'float8_e5m2', 'float8_e4m3fnuz', 'float8_e5m2fnuz',
+  'quint8', 'qint8', 'qint32', 'quint4x2', 'quint2x4', 'bits8', 'bits16', 'uint1', 'uint2', 'uint3', 'uint4', 'uint5',
+  'uint6', 'uint7', 'int1', 'int2', 'int3', 'int4', 'int5', 'int6', 'int7',
+  'per_tensor_affine', 'per_tensor_symmetric', 'per_channel_affine', 'per_channel_symmetric',
+  'per_channel_affine_float_qparams', 'strided', 'sparse_coo']);
+
+// Allowed by torch's weights_only loader but meaning tensors this library cannot build.
+const UNSUPPORTED_REBUILD: Record<string, string> = {
+  _rebuild_qtensor: 'quantized tensors', _rebuild_sparse_tensor: 'sparse tensors',
+  _rebuild_meta_tensor_no_storage: 'meta tensors', _rebuild_nested_tensor: 'nested tensors',
+  _rebuild_wrapper_subclass: 'tensor subclasses', _rebuild_tensor_v3: 'tensors with a non-default dtype/storage pairing',
+  _rebuild_device_tensor_from_numpy: 'numpy-backed device tensors',
+  _rebuild_device_tensor_from_cpu_tensor: 'device tensors rebuilt from CPU tensors',
+};
+
+// Python 2 module names that protocol-2 pickles (all torch.save files) may use.
+const IMPORT_MAPPING: Record<string, string> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
+
+/** Whether `module.name` is on the allow-list (exported so inspect/tests can ask). */
+export function isAllowedGlobal(module: string, name: string): boolean {
+  const full = `${module}.${name}`;
+  if (ALLOWED_CALLABLES.has(full)) return true;
+  if (module === 'torch._utils' && name in UNSUPPORTED_REBUILD) return true;
+  if (module === 'torch') {
+    if (TORCH_DTYPES.has(name) || name in STORAGE_DTYPE || name === 'UntypedStorage') return true;
+    if (/^[A-Z][A-Za-z0-9]*Tensor$/.test(name)) return true; // legacy tensor classes (torch.FloatTensor)
+  }
+  if (module === 'torch.cuda' && /^[A-Z][A-Za-z0-9]*(Tensor|Storage)$/.test(name)) return true;
+  if (module === 'torch.storage' && (name === 'UntypedStorage' || name === 'TypedStorage')) return true;
+  return false;
+}
+
+const ALLOWED_CALLABLES = new Set([
+  'collections.OrderedDict', 'collections.Counter', 'torch.nn.parameter.Parameter', 'torch.serialization._get_layout',
+  'torch.Size', 'torch.Tensor', 'torch.device', '_codecs.encode', 'builtins.bytearray', 'builtins.set',
+  'builtins.complex', 'torch._utils._rebuild_tensor', 'torch._utils._rebuild_tensor_v2',
+  'torch._utils._rebuild_parameter', 'torch._utils._rebuild_parameter_with_state', 'torch._tensor._rebuild_from_type_v2',
+]);
+
+export interface UnpickleOptions {
+  /** The file's name, for error messages (and the record, e.g. 'archive/data.pkl'). */
+  file: string;
+  record?: string;
+  /** torch.save's persistent_load: turns a persistent id into a StorageRef (or refuses it). */
+  persistentLoad?: (pid: unknown) => unknown;
+}
+
+const MARK = Symbol('mark');
+
+function isInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v);
+}
+
+/** Unpickles `data` (protocols 2 to 5, the opcodes PyTorch checkpoints use) with the allow-list above. */
+export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
+  const where = o.record ? `${o.record}: ` : '';
+  let pos = 0;
+  const fail = (p: string): never => { throw new CheckpointError(o.file, `${where}${p} (pickle offset ${pos})`); };
+  let stack: unknown[] = [];
+  const metastack: unknown[][] = [];
+  const memo = new Map<number, unknown>();
+
+  const need = (n: number): void => { if (pos + n > data.length) fail(`the pickle stops mid-stream (needs ${n} more bytes)`); };
+  const u8 = (): number => { need(1); return data[pos++]; };
+  const u16 = (): number => { need(2); const v = data.readUInt16LE(pos); pos += 2; return v; };
+  const u32 = (): number => { need(4); const v = data.readUInt32LE(pos); pos += 4; return v; };
+  const i32 = (): number => { need(4); const v = data.readInt32LE(pos); pos += 4; return v; };
+  const u64 = (): number => {
+    need(8);
+    const v = data.readBigUInt64LE(pos); pos += 8;
+    if (v > BigInt(data.length)) fail(`a length of ${v} bytes is longer than the pickle`);
+    return Number(v);
+  };
+  const bytes = (n: number): Buffer => { need(n); const b = data.subarray(pos, pos + n); pos += n; return b; };
+  const line = (): string => {
+    const end = data.indexOf(0x0a, pos);
+    if (end < 0 || end - pos > 1024) fail('a GLOBAL name is not terminated');
+    const s = data.toString('utf8', pos, end);
+    pos = end + 1;
+    return s;
+  };
+  const pop = (): unknown => {
+    if (stack.length === 0) fail('stack underflow (corrupt pickle)');
+    return stack.pop();
+  };
+  const top = (): unknown => {
+    if (stack.length === 0) fail('stack underflow (corrupt pickle)');
+    return stack[stack.length - 1];
+  };
+  const popMark = (): unknown[] => {
+    const items = stack;
+    if (metastack.length === 0) fail('no MARK on the stack (corrupt pickle)');
+    stack = metastack.pop()!;
+    return items;
+  };
+  const longFrom = (b: Buffer): number | bigint => {
+    if (b.length === 0) return 0;
+    let v = 0n;
+    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+    if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  };
+  const findGlobal = (module: string, name: string): PyGlobal => {
+    module = IMPORT_MAPPING[module] ?? module;
+    if (!isAllowedGlobal(module, name)) {
+      fail(`refused global '${module}.${name}': only the globals plain PyTorch checkpoints use are allowed ` +
+        '(as torch.load(weights_only=True)); nothing was run');
+    }
+    return new PyGlobal(module, name);
+  };
+  const setItems = (target: unknown, items: unknown[]): void => {
+    if (!(target instanceof Map)) fail('SETITEM(S) on something that is not a dict');
+    if (items.length % 2) fail('SETITEMS with an odd number of items');
+    const m = target as Map<unknown, unknown>;
+    for (let i = 0; i < items.length; i += 2) m.set(items[i], items[i + 1]);
+  };
+  const append = (target: unknown, items: unknown[]): void => {
+    if (!Array.isArray(target) || target instanceof Tuple) fail('APPEND(S) on something that is not a list');
+    for (const x of items) (target as unknown[]).push(x);
+  };
+
+  // ---- what the allowed callables do ----
+  const shapeArg = (v: unknown, what: string): number[] => {
+    if (!Array.isArray(v) || !v.every((x) => isInt(x) && x >= 0)) fail(`${what} must be a tuple of non-negative integers`);
+    return v as number[];
+  };
+  const rebuildTensor = (args: unknown[], fn: string): TensorRef => {
+    const [storage, offset, size, stride, requiresGrad] = args;
+    if (!(storage instanceof StorageRef)) fail(`${fn}: the first argument is not a storage`);
+    const st = storage as StorageRef;
+    if (!isInt(offset) || offset < 0) fail(`${fn}: bad storage offset ${String(offset)}`);
+    const shape = shapeArg(size, `${fn}: size`);
+    const strides = shapeArg(stride, `${fn}: stride`);
+    if (shape.length !== strides.length) fail(`${fn}: size has ${shape.length} dims but stride has ${strides.length}`);
+    // Every element the view can touch must lie inside the storage (unless the tensor is empty).
+    if (!shape.includes(0)) {
+      let last = offset as number;
+      for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * strides[i];
+      if (!Number.isSafeInteger(last) || last >= st.numel) {
+        fail(`tensor of shape [${shape}] strides [${strides}] at offset ${offset} needs ${last + 1} elements, ` +
+          `but storage '${st.key}' has ${st.numel}`);
+      }
+    } else {
+      let n = 1;
+      for (const d of shape) if (d) { n *= d; if (!Number.isSafeInteger(n)) fail(`${fn}: size [${shape}] is too large`); }
+    }
+    return new TensorRef(st, offset as number, shape, strides, requiresGrad === true);
+  };
+  const call = (fnObj: unknown, args: unknown): unknown => {
+    if (!(fnObj instanceof PyGlobal)) fail('REDUCE on something that is not an allowed global');
+    if (!Array.isArray(args)) fail('REDUCE arguments are not a tuple');
+    const a = args as unknown[];
+    const fn = (fnObj as PyGlobal).fullName;
+    switch (fn) {
+      case 'collections.OrderedDict':
+      case 'collections.Counter': {
+        const d = new OrderedDict();
+        if (a.length && Array.isArray(a[0])) for (const kv of a[0] as unknown[]) {
+          if (!Array.isArray(kv) || kv.length !== 2) fail('OrderedDict: items must be pairs');
+          d.set((kv as unknown[])[0], (kv as unknown[])[1]);
+        }
+        return d;
+      }
+      case 'torch._utils._rebuild_tensor':
+      case 'torch._utils._rebuild_tensor_v2':
+        return rebuildTensor(fn.endsWith('v2') ? a : [...a.slice(0, 4), false], fn);
+      case 'torch._utils._rebuild_parameter':
+      case 'torch._utils._rebuild_parameter_with_state':
+      case 'torch.nn.parameter.Parameter': {
+        if (!(a[0] instanceof TensorRef)) fail(`${fn}: the data is not a tensor`);
+        const t = a[0] as TensorRef;
+        t.requiresGrad = a.length > 1 ? a[1] === true : true;
+        t.isParameter = true;
+        return t;
+      }
+      case 'torch._tensor._rebuild_from_type_v2': {
+        const [inner, type, innerArgs] = a;
+        if (!(type instanceof PyGlobal) || !['torch.Tensor', 'torch.nn.parameter.Parameter'].includes(type.fullName)) {
+          fail(`${fn}: tensor subclass '${String(type)}' is not supported`);
+        }
+        return call(inner, innerArgs);
+      }
+      case 'torch.Size': return Tuple.from(shapeArg(a[0] ?? [], 'torch.Size')) as Tuple<number>;
+      case 'torch.device':
+        if (typeof a[0] !== 'string') fail('torch.device: the type is not a string');
+        return a.length > 1 && a[1] !== null ? `${a[0]}:${String(a[1])}` : a[0];
+      case 'builtins.set': return new Set(Array.isArray(a[0]) ? (a[0] as unknown[]) : []);
+      case 'builtins.bytearray':
+      case '_codecs.encode':
+        if (a.length === 0) return Buffer.alloc(0);
+        if (typeof a[0] === 'string') return Buffer.from(a[0], 'latin1');
+        if (Buffer.isBuffer(a[0])) return Buffer.from(a[0]);
+        return fail(`${fn}: unsupported argument`);
+      case 'builtins.complex': return new PyComplex(Number(a[0] ?? 0), Number(a[1] ?? 0));
+      case 'torch.serialization._get_layout': return new PyGlobal('torch', String(a[0]).replace(/^torch\./, ''));
+      default: {
+        const short = fn.replace('torch._utils.', '');
+        if (short in UNSUPPORTED_REBUILD) fail(`${fn}: ${UNSUPPORTED_REBUILD[short]} are not supported`);
+        return fail(`calling '${fn}' is not supported`);
+      }
+    }
+  };
+
+  for (;;) {
+    const opPos = pos;
+    const op = u8();
+    switch (op) {
+      case 0x80: { const proto = u8(); if (proto > 5) fail(`unsupported pickle protocol ${proto}`); break; } // PROTO
+      case 0x95: u64(); break; // FRAME (its length is advisory)
+      case 0x2e: // STOP
+        if (stack.length !== 1 || metastack.length) fail(`STOP with ${stack.length} values on the stack (corrupt pickle)`);
+        return stack[0];
+      case 0x28: metastack.push(stack); stack = []; break; // MARK
+      case 0x30: pop(); break; // POP
+      case 0x31: popMark(); break; // POP_MARK
+      case 0x32: stack.push(top()); break; // DUP
+      case 0x4e: stack.push(null); break; // NONE
+      case 0x88: stack.push(true); break; // NEWTRUE
+      case 0x89: stack.push(false); break; // NEWFALSE
+      case 0x4a: stack.push(i32()); break; // BININT
+      case 0x4b: stack.push(u8()); break; // BININT1
+      case 0x4d: stack.push(u16()); break; // BININT2
+      case 0x8a: stack.push(longFrom(bytes(u8()))); break; // LONG1
+      case 0x8b: { const n = i32(); if (n < 0) fail('negative LONG4 length'); stack.push(longFrom(bytes(n))); break; }
+      case 0x47: need(8); stack.push(data.readDoubleBE(pos)); pos += 8; break; // BINFLOAT
+      case 0x58: stack.push(bytes(u32()).toString('utf8')); break; // BINUNICODE
+      case 0x8c: stack.push(bytes(u8()).toString('utf8')); break; // SHORT_BINUNICODE
+      case 0x8d: stack.push(bytes(u64()).toString('utf8')); break; // BINUNICODE8
+      case 0x55: stack.push(bytes(u8()).toString('latin1')); break; // SHORT_BINSTRING (py2 str)
+      case 0x54: { const n = i32(); if (n < 0) fail('negative BINSTRING length'); stack.push(bytes(n).toString('latin1')); break; }
+      case 0x43: stack.push(Buffer.from(bytes(u8()))); break; // SHORT_BINBYTES
+      case 0x42: stack.push(Buffer.from(bytes(u32()))); break; // BINBYTES
+      case 0x8e: stack.push(Buffer.from(bytes(u64()))); break; // BINBYTES8
+      case 0x96: stack.push(Buffer.from(bytes(u64()))); break; // BYTEARRAY8
+      case 0x29: stack.push(new Tuple()); break; // EMPTY_TUPLE
+      case 0x74: { const items = popMark(); stack.push(Tuple.from(items)); break; } // TUPLE (popMark first: it swaps `stack`)
+      case 0x85: { const a = pop(); stack.push(Tuple.from([a])); break; } // TUPLE1
+      case 0x86: { const b = pop(); const a = pop(); stack.push(Tuple.from([a, b])); break; } // TUPLE2
+      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(Tuple.from([a, b, c])); break; } // TUPLE3
+      case 0x5d: stack.push([]); break; // EMPTY_LIST
+      case 0x6c: { const items = popMark(); stack.push(items); break; } // LIST
+      case 0x61: { const v = pop(); append(top(), [v]); break; } // APPEND
+      case 0x65: { const items = popMark(); append(top(), items); break; } // APPENDS
+      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
+      case 0x64: { const items = popMark(); const m = new Map(); setItems(m, items); stack.push(m); break; } // DICT
+      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
+      case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
+      case 0x8f: stack.push(new Set()); break; // EMPTY_SET
+      case 0x90: { // ADDITEMS
+        const items = popMark(); const s = top();
+        if (!(s instanceof Set)) fail('ADDITEMS on something that is not a set');
+        for (const x of items) (s as Set<unknown>).add(x);
+        break;
+      }
+      case 0x91: { const items = popMark(); stack.push(new Set(items)); break; } // FROZENSET
+      case 0x63: { const m = line(); const n = line(); stack.push(findGlobal(m, n)); break; } // GLOBAL
+      case 0x93: { // STACK_GLOBAL
+        const n = pop(); const m = pop();
+        if (typeof m !== 'string' || typeof n !== 'string') fail('STACK_GLOBAL needs two strings');
+        stack.push(findGlobal(m as string, n as string));
+        break;
+      }
+      case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args)); break; } // REDUCE
+      case 0x81: { // NEWOBJ
+        const args = pop(); const cls = pop();
+        if (!(cls instanceof PyGlobal) || cls.fullName !== 'torch.nn.parameter.Parameter') {
+          fail(`NEWOBJ of '${String(cls)}' is refused (only torch.nn.Parameter)`);
+        }
+        stack.push(call(cls, args));
+        break;
+      }
+      case 0x62: { // BUILD: set an object's state; only for the types torch allows
+        const state = pop(); const inst = top();
+        if (inst instanceof OrderedDict) {
+          if (state instanceof Map) inst.attrs = new Map([...(inst.attrs ?? []), ...(state as Map<string, unknown>)]);
+        } else if (!(inst instanceof TensorRef)) {
+          fail(`BUILD on a ${inst === null ? 'None' : (inst as object).constructor?.name ?? typeof inst} is refused`);
+        } // a tensor's Python attributes (state) are dropped: they hold no data
+        break;
+      }
+      case 0x51: { // BINPERSID
+        const pid = pop();
+        if (!o.persistentLoad) fail('a persistent id appears but this pickle may not reference storages');
+        stack.push(o.persistentLoad!(pid));
+        break;
+      }
+      case 0x68: { const i = u8(); if (!memo.has(i)) fail(`BINGET ${i} of an unset memo slot`); stack.push(memo.get(i)); break; }
+      case 0x6a: { const i = u32(); if (!memo.has(i)) fail(`LONG_BINGET ${i} of an unset memo slot`); stack.push(memo.get(i)); break; }
+      case 0x71: memo.set(u8(), top()); break; // BINPUT
+      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
+      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
+      default:
+        pos = opPos;
+        fail(`unsupported or unsafe pickle opcode 0x${op.toString(16).padStart(2, '0')}`);
+    }
+  }
+}

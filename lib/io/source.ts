@@ -1,0 +1,79 @@
+// Where checkpoint bytes come from: a file read by position (so a multi-GB file is never copied whole
+// into memory), or a Buffer already in memory (tests, the fuzzer). Both report errors with the file name.
+import * as fs from 'fs';
+
+export interface Source {
+  /** The name used in error messages (a path, or '<buffer>'). */
+  readonly name: string;
+  readonly size: number;
+  /** Exactly `len` bytes at `pos`, into `into` when given (at offset 0), else a new Buffer. */
+  read(pos: number, len: number, into?: Buffer): Buffer;
+  close(): void;
+}
+
+/** An error about a checkpoint file: the message always starts with the file's name. */
+export class CheckpointError extends Error {
+  constructor(readonly file: string, problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+export class FileSource implements Source {
+  readonly size: number;
+  private fd: number | null;
+  constructor(readonly name: string) {
+    try {
+      this.fd = fs.openSync(name, 'r');
+    } catch (e) {
+      throw new CheckpointError(name, `cannot open: ${(e as Error).message}`);
+    }
+    const st = fs.fstatSync(this.fd);
+    if (!st.isFile()) {
+      fs.closeSync(this.fd);
+      throw new CheckpointError(name, 'not a regular file');
+    }
+    this.size = st.size;
+  }
+  read(pos: number, len: number, into?: Buffer): Buffer {
+    if (this.fd === null) throw new CheckpointError(this.name, 'read after close');
+    if (pos < 0 || len < 0 || pos + len > this.size) {
+      throw new CheckpointError(this.name, `read of ${len} bytes at ${pos} is past the end of the file (${this.size} bytes): truncated?`);
+    }
+    const buf = into ?? Buffer.allocUnsafe(len);
+    let done = 0;
+    // readSync may return fewer bytes than asked (large reads are split at 2 GiB by the OS).
+    while (done < len) {
+      const n = fs.readSync(this.fd, buf, done, Math.min(len - done, 1 << 30), pos + done);
+      if (n <= 0) throw new CheckpointError(this.name, `unexpected end of file at ${pos + done}`);
+      done += n;
+    }
+    return buf;
+  }
+  close(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+export class BufferSource implements Source {
+  readonly size: number;
+  constructor(private readonly buf: Buffer, readonly name = '<buffer>') {
+    this.size = buf.length;
+  }
+  read(pos: number, len: number, into?: Buffer): Buffer {
+    if (pos < 0 || len < 0 || pos + len > this.size) {
+      throw new CheckpointError(this.name, `read of ${len} bytes at ${pos} is past the end of the data (${this.size} bytes): truncated?`);
+    }
+    if (into) {
+      this.buf.copy(into, 0, pos, pos + len);
+      return into;
+    }
+    return this.buf.subarray(pos, pos + len);
+  }
+  close(): void { /* nothing held */ }
+}
+
+export function openSource(src: string | Buffer, name?: string): Source {
+  return typeof src === 'string' ? new FileSource(src) : new BufferSource(src, name);
+}

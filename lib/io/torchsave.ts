@@ -1,0 +1,241 @@
+// torch.save files (the zip format of PyTorch >= 1.6): load into JS values with real Tensors, inspect
+// without reading tensor data, and save files that torch.load(weights_only=True) reads back.
+import * as path from 'path';
+import { native } from '../native';
+import { DType, DTYPE_SIZE, Tensor, tensor } from '../tensor';
+import { WriteOptions, writeAtomic } from './atomic';
+import { STORAGE_DTYPE, unpickle } from './pickle';
+import { PickleWriter, TensorRecord } from './pickle-write';
+import { CheckpointError, Source, openSource } from './source';
+import { Scratch, bytesAs, readTensorBytes } from './tensor-bytes';
+import { OrderedDict, PyGlobal, StorageRef, TensorRef, Tuple } from './values';
+import { ZipReader, ZipWriter } from './zip';
+
+export type MapLocation = 'cpu' | 'cuda' | 'keep' | `cuda:${number}`;
+export interface LoadOptions {
+  /** Where tensors go: 'cpu' (default), 'cuda' / 'cuda:N', or 'keep' (where they were saved). */
+  mapLocation?: MapLocation;
+}
+
+/** An opened torch.save archive: its pickle already read (with TensorRefs), storages read on demand. */
+export interface TorchArchive {
+  zip: ZipReader;
+  prefix: string;
+  root: unknown;
+  storages: Map<string, StorageRef>;
+}
+
+/** What kind of file this is, from its first bytes (and its zip entries). */
+export function sniff(src: Source): 'zip' | 'legacy' | 'safetensors' | 'unknown' {
+  if (src.size < 8) return 'unknown';
+  const head = src.read(0, Math.min(src.size, 512));
+  if (head.readUInt32LE(0) === 0x04034b50 || head.readUInt32LE(0) === 0x06054b50) return 'zip';
+  if (head[0] === 0x80 && head[1] <= 5) return 'legacy'; // pre-1.6: a raw pickle stream (magic number first)
+  if (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar') return 'legacy'; // pre-0.4 tar
+  const n = head.readBigUInt64LE(0);
+  if (n > 1n && n < 100_000_000n && head[8] === 0x7b) return 'safetensors'; // u64 header length, then '{'
+  return 'unknown';
+}
+
+/** The archive prefix ('<name>/data.pkl'), and whether it is a TorchScript archive. */
+export function archiveLayout(zip: ZipReader): { prefix: string; torchscript: boolean } {
+  const pkl = [...zip.entries.keys()].find((n) => /^[^/]*\/?data\.pkl$/.test(n) || n === 'data.pkl');
+  if (pkl === undefined) throw new CheckpointError(zip.src.name, 'zip archive has no data.pkl: not a torch.save checkpoint');
+  const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
+  const torchscript = zip.entries.has(`${prefix}constants.pkl`) || [...zip.entries.keys()].some((n) => n.startsWith(`${prefix}code/`));
+  return { prefix, torchscript };
+}
+
+/** Opens a torch.save zip and unpickles data.pkl with the restricted unpickler (no tensor data read). */
+export function openArchive(src: Source): TorchArchive {
+  const kind = sniff(src);
+  if (kind === 'legacy') {
+    throw new CheckpointError(src.name, 'legacy (pre-1.6) torch.save format is not supported; re-save it with ' +
+      'PyTorch >= 1.6: torch.save(torch.load(f, weights_only=True), f2)');
+  }
+  if (kind === 'safetensors') throw new CheckpointError(src.name, 'this is a safetensors file, not a torch.save zip: use loadSafetensors');
+  if (kind !== 'zip') throw new CheckpointError(src.name, 'not a PyTorch checkpoint (no zip, pickle or safetensors signature)');
+  const zip = new ZipReader(src);
+  const { prefix, torchscript } = archiveLayout(zip);
+  if (torchscript) throw new CheckpointError(src.name, 'this is a TorchScript archive (torch.jit.save): use loadTorchScript');
+  const bo = zip.entries.get(`${prefix}byteorder`);
+  if (bo && zip.read(bo.name).toString() !== 'little') {
+    throw new CheckpointError(src.name, `byteorder '${zip.read(bo.name).toString().slice(0, 16)}' is not supported (only little-endian)`);
+  }
+  const storages = new Map<string, StorageRef>();
+  const persistentLoad = (pid: unknown): StorageRef => {
+    const bad = (p: string): never => { throw new CheckpointError(src.name, `${prefix}data.pkl: ${p}`); };
+    if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') bad('unexpected persistent id (not a storage)');
+    const [, cls, key, location, numel] = pid as unknown[];
+    if (!(cls instanceof PyGlobal)) bad('storage type is not a class');
+    const c = cls as PyGlobal;
+    const dtype: DType | undefined = c.name === 'UntypedStorage' ? 'uint8' : STORAGE_DTYPE[c.name];
+    if (!dtype) bad(`storage type '${c.fullName}' (its dtype) is not supported`);
+    if (typeof key !== 'string' || !/^[\w.-]{1,64}$/.test(key)) bad(`bad storage key ${JSON.stringify(key)}`);
+    if (typeof location !== 'string') bad(`storage '${key}': location is not a string`);
+    if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) bad(`storage '${key}': bad element count ${String(numel)}`);
+    const k = key as string;
+    const seen = storages.get(k);
+    if (seen) {
+      if (seen.dtype !== dtype) bad(`storage '${k}' is used as both ${seen.dtype} and ${dtype}`);
+      return seen;
+    }
+    const entry = zip.entries.get(`${prefix}data/${k}`);
+    if (!entry) bad(`storage '${k}' is missing from the archive (no ${prefix}data/${k})`);
+    const bytes = (numel as number) * DTYPE_SIZE[dtype!];
+    if (entry!.size < bytes) {
+      bad(`storage '${k}' declares ${numel} ${dtype} elements (${bytes} bytes) but the archive holds ${entry!.size} bytes`);
+    }
+    const ref = new StorageRef(k, dtype!, numel as number, location as string);
+    storages.set(k, ref);
+    return ref;
+  };
+  const root = unpickle(zip.read(`${prefix}data.pkl`, { verifyCrc: true }), { file: src.name, record: `${prefix}data.pkl`, persistentLoad });
+  return { zip, prefix, root, storages };
+}
+
+function targetDevice(ref: StorageRef, loc: MapLocation, file: string): string {
+  if (loc === 'cpu') return 'cpu';
+  const want = loc === 'keep' ? ref.location : loc;
+  if (!want.startsWith('cuda')) return 'cpu';
+  if (!native.cudaIsAvailable()) {
+    throw new CheckpointError(file, `storage '${ref.key}' was saved on ${ref.location} and mapLocation '${loc}' wants CUDA, ` +
+      "but CUDA is not available here; load with { mapLocation: 'cpu' }");
+  }
+  return want;
+}
+
+/** Reads one storage into a 1-d tensor of its dtype on `device`. */
+function readStorage(a: TorchArchive, ref: StorageRef, device: string, scratch: Scratch): Tensor {
+  const name = `${a.prefix}data/${ref.key}`;
+  const nbytes = ref.numel * DTYPE_SIZE[ref.dtype];
+  const entry = a.zip.entries.get(name)!;
+  let t: Tensor;
+  if (entry.method === 0) {
+    t = readTensorBytes(a.zip.src, a.zip.dataOffset(entry), nbytes, ref.dtype, scratch);
+  } else {
+    // Deflated storages (not written by PyTorch, but legal zips): inflated with a capped output size.
+    const b = a.zip.read(name).subarray(0, nbytes);
+    t = bytesAs(tensor(new Uint8Array(b.buffer, b.byteOffset, nbytes), { dtype: 'uint8' }), ref.dtype);
+  }
+  if (device !== 'cpu') { const moved = t.to(device); t.dispose(); t = moved; }
+  return t;
+}
+
+/** Replaces every TensorRef in the tree by a Tensor; views of one storage share it. Iterative (deep trees). */
+export function materialize(a: TorchArchive, loc: MapLocation = 'cpu'): unknown {
+  const storageTensors = new Map<string, Tensor>();
+  const made = new Map<TensorRef, Tensor>();
+  const scratch: Scratch = { buf: null };
+  const conv = (v: unknown): unknown => {
+    if (!(v instanceof TensorRef)) return v;
+    let t = made.get(v);
+    if (t) return t;
+    let st = storageTensors.get(v.storage.key);
+    if (!st) {
+      st = readStorage(a, v.storage, targetDevice(v.storage, loc, a.zip.src.name), scratch);
+      storageTensors.set(v.storage.key, st);
+    }
+    t = st.asStrided(v.shape, v.strides, v.offset);
+    if (v.requiresGrad && t.dtype !== 'bool' && !t.dtype.startsWith('int') && t.dtype !== 'uint8') {
+      const leaf = t.detach(); t.dispose(); t = leaf.requiresGrad_(true);
+    }
+    made.set(v, t);
+    return t;
+  };
+  try {
+    const root = conv(a.root);
+    const seen = new Set<object>();
+    const todo: unknown[] = [root];
+    while (todo.length) {
+      const c = todo.pop();
+      if (typeof c !== 'object' || c === null || seen.has(c) || c instanceof Tensor) continue;
+      seen.add(c);
+      if (Array.isArray(c)) {
+        for (let i = 0; i < c.length; i++) { c[i] = conv(c[i]); todo.push(c[i]); }
+      } else if (c instanceof Map) {
+        for (const [k, v] of c) { const w = conv(v); if (w !== v) c.set(k, w); todo.push(w); }
+        if (c instanceof OrderedDict && c.attrs) todo.push(c.attrs);
+      } else if (c instanceof Set) {
+        for (const v of [...c]) { const w = conv(v); if (w !== v) { c.delete(v); c.add(w); } todo.push(w); }
+      }
+    }
+    return root;
+  } catch (e) {
+    for (const t of made.values()) t.dispose();
+    throw e;
+  } finally {
+    // The views hold the storages alive in libtorch; the JS wrappers of the whole storages can go.
+    for (const t of storageTensors.values()) t.dispose();
+  }
+}
+
+/**
+ * Loads a torch.save file (or a TorchScript archive's parameters and buffers). Dicts become Maps
+ * (OrderedDict for state_dicts), tuples Tuple, tensors Tensor: see values.ts for the whole mapping.
+ */
+export function loadTorch(file: string | Buffer, opts: LoadOptions = {}, name?: string): unknown {
+  const src = openSource(file, name);
+  try {
+    return materialize(openArchive(src), opts.mapLocation ?? 'cpu');
+  } finally {
+    src.close();
+  }
+}
+
+// ---- save ----
+
+const DTYPE_STORAGE: Record<string, string> = Object.fromEntries(Object.entries(STORAGE_DTYPE).map(([k, v]) => [v, k]));
+
+/** Writes `value` as torch.save does (zip, protocol-2 pickle, one record per storage; shared storages once). */
+export function saveTorch(file: string, value: unknown, opts: WriteOptions = {}): void {
+  const storages: { key: string; tensor: Tensor; dtype: DType }[] = [];
+  const byId = new Map<string, { key: string; dtype: DType }>();
+  const hook = (t: Tensor, at: string): TensorRecord => {
+    const dtype = t.dtype;
+    const cls = DTYPE_STORAGE[dtype];
+    if (!cls) throw new TypeError(`save: tensor '${at}' has dtype ${dtype}, which torch.save files here cannot hold`);
+    const [id, nbytes, offset] = native.storageInfo(t.handle);
+    let s = byId.get(id);
+    if (s && s.dtype !== dtype) throw new TypeError(`save: tensor '${at}' views a storage already saved as ${s.dtype} as ${dtype}`);
+    if (!s) {
+      s = { key: String(storages.length), dtype };
+      byId.set(id, s);
+      // A 1-d view of the whole storage: what gets written, once, however many tensors view it.
+      storages.push({ key: s.key, dtype, tensor: t.detach().asStrided([nbytes / DTYPE_SIZE[dtype]], [1], 0) });
+    }
+    const dev = t.device;
+    return {
+      pid: [new PyGlobal('torch', cls), s.key, dev === 'cpu' ? 'cpu' : dev.includes(':') ? dev : `${dev}:0`, nbytes / DTYPE_SIZE[dtype]],
+      offset, shape: t.shape, strides: t.strides, requiresGrad: t.requiresGrad,
+    };
+  };
+  try {
+    const pkl = new PickleWriter(hook).dump(value);
+    const archive = path.basename(file).replace(/\.[^.]*$/, '').replace(/[^\w.-]/g, '_') || 'archive';
+    writeAtomic(file, opts, (fd) => {
+      const z = new ZipWriter(fd);
+      z.add(`${archive}/data.pkl`, pkl);
+      z.add(`${archive}/.format_version`, Buffer.from('1'));
+      z.add(`${archive}/.storage_alignment`, Buffer.from('64'));
+      z.add(`${archive}/byteorder`, Buffer.from('little'));
+      for (const s of storages) {
+        z.add(`${archive}/data/${s.key}`, s.tensor.toBuffer());
+        s.tensor.dispose();
+      }
+      z.add(`${archive}/version`, Buffer.from('3\n'));
+      z.add(`${archive}/.data/serialization_id`, Buffer.from(Date.now().toString().padStart(40, '0')));
+      z.finish();
+    });
+  } finally {
+    for (const s of storages) s.tensor.dispose();
+  }
+}
+
+/** Saves a flat state_dict as torch does: an OrderedDict of name -> tensor. */
+export function saveStateDict(file: string, sd: Map<string, Tensor> | Record<string, Tensor>, opts: WriteOptions = {}): void {
+  const od = new OrderedDict<string, Tensor>(sd instanceof Map ? sd : Object.entries(sd));
+  saveTorch(file, od, opts);
+}
+
+export { Tuple };
