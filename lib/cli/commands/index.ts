@@ -1,5 +1,7 @@
 // The subcommands, in the order `squisher --help` lists them.
 import { Command } from 'commander';
 import { registerInfo } from './info';
+import { registerInspect } from './inspect';
+import { registerConvert } from './convert';
 
-export const commands: ((program: Command) => void)[] = [registerInfo];
+export const commands: ((program: Command) => void)[] = [registerInfo, registerInspect, registerConvert];
