@@ -30,10 +30,10 @@ export function sniff(src: Source): 'zip' | 'legacy' | 'safetensors' | 'unknown'
   if (src.size < 8) return 'unknown';
   const head = src.read(0, Math.min(src.size, 512));
   if (head.readUInt32LE(0) === 0x04034b50 || head.readUInt32LE(0) === 0x06054b50) return 'zip';
-  if (head[0] === 0x80 && head[1] <= 5) return 'legacy'; // pre-1.6: a raw pickle stream (magic number first)
-  if (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar') return 'legacy'; // pre-0.4 tar
   const n = head.readBigUInt64LE(0);
   if (n > 1n && n < 100_000_000n && head[8] === 0x7b) return 'safetensors'; // u64 header length, then '{'
+  if (head[0] === 0x80 && head[1] <= 5) return 'legacy'; // pre-1.6: a raw pickle stream (magic number first)
+  if (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar') return 'legacy'; // pre-0.4 tar
   return 'unknown';
 }
 

@@ -1,0 +1,43 @@
+// The inspect and convert commands, run in-process through the real commander program.
+import * as path from 'path';
+import { buildProgram } from '../../lib/cli/main';
+import { fixture, python, tmpDir } from '../helpers/oracle';
+
+async function run(...args: string[]): Promise<string> {
+  const lines: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((...a) => { lines.push(a.join(' ')); });
+  const err = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  try {
+    await buildProgram().exitOverride().parseAsync(['node', 'squisher', ...args]);
+  } finally { log.mockRestore(); err.mockRestore(); }
+  return lines.join('\n');
+}
+
+test('inspect --json lists name, dtype (PyTorch names) and shape of every tensor', async () => {
+  const out = JSON.parse(await run('inspect', '--json', fixture('checkpoints/dtypes.pt')));
+  expect(out).toContainEqual({ name: 'bfloat16', dtype: 'bfloat16', shape: [3, 2] });
+  expect(out).toContainEqual({ name: 'complex64', dtype: 'complex64', shape: [2, 2] });
+  expect(out.length).toBe(12);
+});
+
+test('inspect (text) shows tensors, values and optimizer hyperparameters', async () => {
+  const out = await run('inspect', fixture('checkpoints/optim_sgd.pt'));
+  expect(out).toMatch(/state\.0\.momentum_buffer\s+float32\s+\[5, 6\]/);
+  expect(out).toMatch(/hyperparameters param_groups\.0: lr=0\.1 momentum=0\.9 .*nesterov=true/);
+});
+
+test('convert .pt -> .safetensors -> .pt, read by Python', async () => {
+  const d = tmpDir();
+  const st = path.join(d, 'm.safetensors');
+  const pt = path.join(d, 'm.pt');
+  await run('convert', fixture('checkpoints/state_dict.pt'), st);
+  await run('convert', st, pt);
+  await expect(run('convert', st, pt)).rejects.toThrow(/m\.pt: file exists/);
+  await run('convert', st, pt, '--overwrite');
+  const r = python(`import sys, json, torch
+from safetensors.torch import load_file
+a = torch.load(sys.argv[1], weights_only=True); b = load_file(sys.argv[2]); c = torch.load(sys.argv[3], weights_only=True)
+print(json.dumps([type(c).__name__, sorted(a) == sorted(b) == sorted(c), all(torch.equal(a[k], b[k]) and torch.equal(a[k], c[k]) for k in a)]))`,
+  [fixture('checkpoints/state_dict.pt'), st, pt]);
+  expect(r).toEqual(['OrderedDict', true, true]);
+});
