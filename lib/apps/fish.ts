@@ -1,0 +1,44 @@
+// FISH mask (Sung, Nair & Raffel 2021): fine-tune only the k parameters with the largest Fisher, chosen
+// globally across all tensors; the others keep their pre-trained values because their gradients are
+// zeroed before every optimizer step (maskGradients in prune.ts does that for any bool mask).
+import { noGrad } from '../autograd';
+import { Tensor, callOp, cat, keep, tidy, zerosLike } from '../tensor';
+import { NamedTensors, checkFraction } from './named';
+
+export interface FishMaskOptions {
+  /** Fraction of all entries to keep trainable, in (0, 1] … */
+  keep?: number;
+  /** … or an exact count k. */
+  k?: number;
+  /** Only these names take part (default: every tensor of the Fisher). */
+  names?: string[];
+}
+
+/** Bool masks (true = trainable) selecting the global top-k of the Fisher. */
+export function fishMask(fisher: NamedTensors, o: FishMaskOptions): NamedTensors {
+  const names = o.names ?? [...fisher.keys()];
+  if (names.length === 0) throw new Error('fishMask: the Fisher holds no tensors');
+  for (const n of names) if (!fisher.has(n)) throw new Error(`fishMask: the Fisher has no tensor '${n}'`);
+  const total = names.reduce((a, n) => a + fisher.get(n)!.numel, 0);
+  let k: number;
+  if (o.k !== undefined) {
+    if (!Number.isInteger(o.k) || o.k < 0 || o.k > total) throw new RangeError(`fishMask: k must be an integer in [0, ${total}], got ${o.k}`);
+    k = o.k;
+  } else if (o.keep !== undefined) {
+    checkFraction('fishMask: keep', o.keep);
+    k = Math.round(o.keep * total);
+  } else throw new Error('fishMask: give `keep` (a fraction) or `k` (a count)');
+  return noGrad(() => tidy(() => {
+    const flat = cat(names.map((n) => fisher.get(n)!.reshape([-1]).to('float64')));
+    const on = zerosLike(flat).bool();
+    if (k > 0) callOp('aten::index_fill_', 'int_Scalar', on, 0, flat.topk(k, 0, true, false).indices, true);
+    const out = new Map<string, Tensor>();
+    let off = 0;
+    for (const n of names) {
+      const f = fisher.get(n)!;
+      out.set(n, keep(on.slice(0, off, off + f.numel).reshape(f.shape).clone()));
+      off += f.numel;
+    }
+    return out;
+  }));
+}

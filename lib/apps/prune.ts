@@ -1,0 +1,176 @@
+// Pruning by saliency. OBD (LeCun et al. 1990) with a diagonal Fisher as the Hessian: removing θ_i costs
+// about ½·F_i·θ_i², so the lowest-saliency entries go first. Baselines: magnitude |θ| and random.
+// Masks are bool tensors (true = keep) by parameter name; a pruned model keeps them through fine-tuning
+// by re-applying them after every optimizer step (applyMasks) or masking gradients (maskGradients).
+import { noGrad } from '../autograd';
+import { manualSeed } from '../device';
+import { Module } from '../nn/module';
+import { Tensor, callOp, cat, rand, keep, tidy, onesLike } from '../tensor';
+import { NamedTensors, ParamsLike, checkFraction, matching, namedTensors } from './named';
+
+export type PruneMethod = 'fisher' | 'magnitude' | 'random';
+export type PruneScope = 'global' | 'layer';
+
+/** Layer types whose `weight` is prunable by default (biases and norm layers never are). */
+export const PRUNABLE_LAYERS = new Set(['Linear', 'Conv1d', 'Conv2d', 'Conv3d', 'ConvNd']);
+
+/**
+ * Names of the parameters pruned by default: the weights of Linear/Conv layers. From a Module, by layer
+ * type (TS-built and TorchScript children alike); from a bare Map (a checkpoint), every `*.weight` with
+ * 2 or more dimensions (norm weights and biases are 1-d, embeddings are the user's call via `prunable`).
+ */
+export function defaultPrunable(model: ParamsLike): string[] {
+  if (model instanceof Module) {
+    const byType = new Set<string>();
+    for (const [prefix, m] of model.namedModules()) {
+      if (PRUNABLE_LAYERS.has(m.typeName)) byType.add(prefix ? `${prefix}.weight` : 'weight');
+    }
+    const names = model.namedParameters().map(([n]) => n);
+    const hit = names.filter((n) => byType.has(n));
+    // A TorchScript model may not expose its submodules' types: fall back to the shape rule.
+    if (hit.length) return hit;
+  }
+  return [...namedTensors(model)].filter(([n, t]) => /(^|\.)weight$/.test(n) && t.ndim >= 2).map(([n]) => n);
+}
+
+/** Saliency of every entry of one parameter: ½·F·θ² (fisher), |θ| (magnitude), or U(0,1) (random). */
+export function saliency(method: PruneMethod, param: Tensor, fisher?: Tensor): Tensor {
+  return noGrad(() => {
+    switch (method) {
+      case 'fisher':
+        if (!fisher) throw new Error("saliency: method 'fisher' needs a Fisher diagonal");
+        return fisher.mul(param.square()).mul(0.5);
+      case 'magnitude': return param.abs();
+      case 'random': return rand(param.shape, { device: param.device });
+      default: throw new TypeError(`unknown pruning method '${method}' (fisher, magnitude or random)`);
+    }
+  });
+}
+
+export interface PruneOptions {
+  /** Fraction of the prunable entries to remove, in [0, 1]. */
+  sparsity: number;
+  method?: PruneMethod;
+  /** 'global': one threshold over all prunable tensors (default); 'layer': the same sparsity in each. */
+  scope?: PruneScope;
+  /** Required for method 'fisher': a diagonal by parameter name (any source, any global scale). */
+  fisher?: NamedTensors;
+  /** Which parameters to prune: names, or a predicate; default defaultPrunable(model). */
+  prunable?: string[] | ((name: string, t: Tensor) => boolean);
+  /** Seed for method 'random' (sets libtorch's global generator). */
+  seed?: number;
+}
+
+/**
+ * Bool masks (true = keep) for the prunable parameters: exactly round(sparsity·n) entries removed per
+ * scope, the lowest-saliency ones (ties broken by position, as torch.topk does).
+ */
+export function pruneMasks(model: ParamsLike, o: PruneOptions): NamedTensors {
+  checkFraction('sparsity', o.sparsity);
+  const method = o.method ?? 'fisher';
+  const scope = o.scope ?? 'global';
+  if (scope !== 'global' && scope !== 'layer') throw new TypeError(`scope must be 'global' or 'layer', got '${scope}'`);
+  const params = namedTensors(model);
+  let names: string[];
+  if (!o.prunable) names = defaultPrunable(model);
+  else if (Array.isArray(o.prunable)) names = o.prunable;
+  else { const pred = o.prunable; names = [...params].filter(([n, t]) => pred(n, t)).map(([n]) => n); }
+  if (names.length === 0) throw new Error('pruneMasks: no prunable parameters (pass `prunable` to choose some)');
+  for (const n of names) if (!params.has(n)) throw new Error(`pruneMasks: no parameter '${n}'`);
+  if (method === 'fisher') {
+    if (!o.fisher) throw new Error("pruneMasks: method 'fisher' needs `fisher`, a diagonal by parameter name");
+    for (const n of names) matching('pruneMasks: Fisher', o.fisher, n, params.get(n)!);
+  }
+  if (o.seed !== undefined) manualSeed(o.seed);
+  const scores = names.map((n) => saliency(method, params.get(n)!, o.fisher?.get(n)));
+  try {
+    return noGrad(() => {
+      const out = new Map<string, Tensor>();
+      if (scope === 'layer') {
+        names.forEach((n, i) => out.set(n, keep(lowestOff([scores[i]], o.sparsity)[0])));
+      } else {
+        lowestOff(scores, o.sparsity).forEach((m, i) => out.set(names[i], keep(m)));
+      }
+      return out;
+    });
+  } finally {
+    for (const s of scores) s.dispose();
+  }
+}
+
+/** Masks that switch off the round(frac·n) smallest of the concatenated scores. */
+function lowestOff(scores: Tensor[], frac: number): Tensor[] {
+  return tidy(() => {
+    const flat = cat(scores.map((s) => s.reshape([-1])));
+    // round(), as torch.nn.utils.prune counts the entries to remove
+    const k = Math.round(frac * flat.numel);
+    const keepFlat = onesLike(flat).bool();
+    if (k > 0) callOp('aten::index_fill_', 'int_Scalar', keepFlat, 0, flat.topk(k, 0, false, false).indices, false);
+    const out: Tensor[] = [];
+    let off = 0;
+    for (const s of scores) { out.push(keepFlat.slice(0, off, off + s.numel).reshape(s.shape).clone()); off += s.numel; }
+    return out;
+  });
+}
+
+/**
+ * Zeroes the masked-out entries. inPlace (default) writes into the given tensors (a Module's live
+ * parameters); otherwise returns copies of every tensor with the masks applied, leaving the input alone.
+ */
+export function applyMasks(model: ParamsLike, masks: NamedTensors, o: { inPlace?: boolean } = {}): NamedTensors {
+  const params = namedTensors(model);
+  for (const [n, m] of masks) {
+    const p = params.get(n);
+    if (!p) throw new Error(`applyMasks: mask for '${n}' but no such parameter`);
+    matching('applyMasks: mask', masks, n, p);
+    if (m.dtype !== 'bool') throw new TypeError(`applyMasks: mask '${n}' has dtype ${m.dtype}; masks are bool`);
+  }
+  return noGrad(() => {
+    if (o.inPlace ?? true) {
+      for (const [n, m] of masks) tidy(() => { const p = params.get(n)!; p.copy_(p.mul(m)); });
+      return params;
+    }
+    const out = new Map<string, Tensor>();
+    for (const [n, p] of params) { const m = masks.get(n); out.set(n, keep(m ? p.mul(m) : p.clone())); }
+    return out;
+  });
+}
+
+/** Zeroes the gradients of masked-out entries (call between backward and optimizer.step). */
+export function maskGradients(model: ParamsLike, masks: NamedTensors): void {
+  const params = namedTensors(model);
+  noGrad(() => {
+    for (const [n, m] of masks) {
+      const p = params.get(n);
+      if (!p) throw new Error(`maskGradients: mask for '${n}' but no such parameter`);
+      const g = p.grad;
+      if (g) { tidy(() => g.copy_(g.mul(m))); g.dispose(); }
+    }
+  });
+}
+
+export interface LayerSparsity { name: string; total: number; zeros: number; sparsity: number; }
+export interface SparsityReport { layers: LayerSparsity[]; total: number; zeros: number; sparsity: number; }
+
+/** Per-parameter and overall count of zero entries (of the named tensors, or of all of them). */
+export function sparsityReport(model: ParamsLike, names?: string[]): SparsityReport {
+  const params = namedTensors(model);
+  const layers: LayerSparsity[] = [];
+  for (const n of names ?? [...params.keys()]) {
+    const t = params.get(n);
+    if (!t) throw new Error(`sparsityReport: no parameter '${n}'`);
+    const total = t.numel;
+    const zeros = total - t.countNonzero();
+    layers.push({ name: n, total, zeros, sparsity: total ? zeros / total : 0 });
+  }
+  const total = layers.reduce((a, l) => a + l.total, 0);
+  const zeros = layers.reduce((a, l) => a + l.zeros, 0);
+  return { layers, total, zeros, sparsity: total ? zeros / total : 0 };
+}
+
+/** A report as aligned text lines (CLI and demo output). */
+export function formatSparsity(r: SparsityReport): string {
+  const w = Math.max(9, ...r.layers.map((l) => l.name.length));
+  const row = (n: string, z: number, t: number, s: number) => `${n.padEnd(w)}  ${String(z).padStart(10)} / ${String(t).padEnd(10)} ${(100 * s).toFixed(2).padStart(6)}%`;
+  return [...r.layers.map((l) => row(l.name, l.zeros, l.total, l.sparsity)), row('total', r.zeros, r.total, r.sparsity)].join('\n');
+}
