@@ -5,3 +5,4 @@ export * from './device';
 export * as nn from './nn';
 export { Module, ScriptModule, functionalCall, crossEntropy, mseLoss, nllLoss } from './nn';
 export * from './io';
+export * as apps from './apps';
