@@ -7,3 +7,4 @@ export * from './merge';
 export * from './fish';
 export * from './laplace';
 export * from './task2vec';
+export * from './files';

@@ -1,0 +1,60 @@
+// `squisher merge M1 M2 ... [--fisher F1 F2 ...] [--weights w1 w2 ...] [--floor 1e-6] [--normalize]
+//  [--method average|fisher|gradient-matching --base B0 --prior-precision d] --out OUT`: merges checkpoints one
+// tensor at a time (safetensors inputs are read tensor by tensor) with a progress bar.
+import { Command } from 'commander';
+import { fileSource, mergeModels, MergeMethod } from '../../apps';
+import { checkOutput, writeTensors } from '../../apps/files';
+import { dispose } from '../../tensor';
+import { progress } from '../progress';
+
+interface MergeCli {
+  fisher?: string[]; weights?: string[]; floor: string; normalize?: boolean; method?: MergeMethod;
+  base?: string; baseFisher?: string; priorPrecision?: string; out: string; overwrite?: boolean;
+}
+
+export function registerMerge(program: Command): void {
+  program
+    .command('merge <models...>')
+    .description('merge models: Fisher-weighted averaging (default with --fisher), plain averaging, or gradient matching')
+    .option('--fisher <files...>', 'one Fisher diagonal per model, in the same order')
+    .option('--weights <w...>', 'per-model weights λ_i (default all 1)')
+    .option('--floor <f>', 'Fisher floor', '1e-6')
+    .option('--normalize', 'divide each Fisher by its global L2 norm first')
+    .option('--method <m>', 'average | fisher | gradient-matching (default: fisher with --fisher, else average)')
+    .option('--base <file>', 'gradient-matching: the common ancestor θ0')
+    .option('--base-fisher <file>', 'gradient-matching: the ancestor\'s Fisher F0')
+    .option('--prior-precision <d>', 'gradient-matching: a scalar F0 instead of --base-fisher', '0')
+    .requiredOption('--out <file>', 'output checkpoint (.safetensors, or .pt/.pth/.bin for torch.save)')
+    .option('--overwrite', 'replace OUT if it exists')
+    .action(async (models: string[], o: MergeCli) => {
+      const method: MergeMethod = o.method ?? (o.fisher ? 'fisher' : 'average');
+      if (!['average', 'fisher', 'gradient-matching'].includes(method)) throw new Error(`--method must be average, fisher or gradient-matching, got '${method}'`);
+      if (method !== 'average' && !o.fisher) throw new Error(`--method ${method} needs --fisher, one file per model`);
+      if (method === 'average' && o.fisher) throw new Error('--method average takes no --fisher');
+      if (models.length < 2) throw new Error('merge needs at least two models');
+      const weights = o.weights?.map((w) => {
+        const v = Number(w);
+        if (!Number.isFinite(v)) throw new Error(`--weights: '${w}' is not a number`);
+        return v;
+      });
+      const floor = Number(o.floor);
+      if (!(floor >= 0)) throw new Error(`--floor must be a number ≥ 0, got '${o.floor}'`);
+      checkOutput(o.out, [...models, ...(o.fisher ?? []), ...(o.base ? [o.base] : []), ...(o.baseFisher ? [o.baseFisher] : [])]);
+      const bar = progress('merge');
+      try {
+        const r = await mergeModels(models.map(fileSource), o.fisher ? o.fisher.map(fileSource) : null, {
+          method, weights, floor, normalize: !!o.normalize,
+          base: o.base ? fileSource(o.base) : undefined,
+          baseFisher: o.baseFisher ? fileSource(o.baseFisher) : Number(o.priorPrecision),
+          onProgress: (d, t, n) => bar.update(d, t, n),
+        });
+        bar.stop();
+        try {
+          writeTensors(o.out, r.merged, { overwrite: !!o.overwrite, metadata: { 'squisher.merged': JSON.stringify({ method, models: models.length, weights: weights ?? null, floor, normalize: !!o.normalize }) } });
+        } finally { dispose(r.merged); }
+        console.log(`${o.out}: merged ${r.merged.size} tensors from ${models.length} models (${method})`);
+        if (r.averagedOnly.length) console.error(`note: ${r.averagedOnly.length} tensors had no Fisher in every model and were averaged: ${r.averagedOnly.slice(0, 8).join(', ')}${r.averagedOnly.length > 8 ? ', ...' : ''}`);
+        if (r.copied.length) console.error(`note: ${r.copied.length} integer tensors copied from the first model: ${r.copied.slice(0, 8).join(', ')}`);
+      } finally { bar.stop(); }
+    });
+}

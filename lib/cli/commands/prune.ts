@@ -1,0 +1,61 @@
+// `squisher prune --model M --fisher F --sparsity 0.75 [--method fisher|magnitude|random] [--scope global|layer]
+//  --out OUT`: masks by saliency (OBD ½Fθ², |θ|, or random), zeroes the pruned weights, writes a checkpoint
+// Python loads, and prints the sparsity of every pruned tensor.
+import { Command } from 'commander';
+import { pruneMasks, applyMasks, sparsityReport, formatSparsity, PruneMethod, PruneScope } from '../../apps';
+import { readTensors, writeTensors, checkOutput, metadataOf } from '../../apps/files';
+import { dispose } from '../../tensor';
+
+interface PruneCli {
+  model: string; fisher?: string; sparsity: string; method: PruneMethod; scope: PruneScope;
+  prunable?: string; seed?: string; out: string; overwrite?: boolean; json?: boolean;
+}
+
+export function registerPrune(program: Command): void {
+  program
+    .command('prune')
+    .description('prune a checkpoint by Fisher saliency ½·F·θ² (OBD), magnitude or at random; write the pruned checkpoint')
+    .requiredOption('--model <file>', 'the model: a state_dict (torch.save or .safetensors) or a TorchScript archive')
+    .option('--fisher <file>', 'Fisher diagonal by parameter name (needed for --method fisher): from `squisher fisher`/`squisher squisher` or any checkpoint')
+    .requiredOption('--sparsity <s>', 'fraction of the prunable weights to remove, in [0, 1]')
+    .option('--method <m>', 'fisher | magnitude | random', 'fisher')
+    .option('--scope <s>', 'global (one threshold) | layer (same sparsity per tensor)', 'global')
+    .option('--prunable <regex>', 'names to prune (default: every *.weight with 2 or more dimensions: Linear/Conv weights)')
+    .option('--seed <n>', 'seed for --method random')
+    .requiredOption('--out <file>', 'output checkpoint (.safetensors, or .pt/.pth/.bin for torch.save)')
+    .option('--overwrite', 'replace OUT if it exists')
+    .option('--json', 'print the sparsity report as JSON')
+    .action((o: PruneCli) => {
+      const sparsity = Number(o.sparsity);
+      if (!['fisher', 'magnitude', 'random'].includes(o.method)) throw new Error(`--method must be fisher, magnitude or random, got '${o.method}'`);
+      if (!['global', 'layer'].includes(o.scope)) throw new Error(`--scope must be global or layer, got '${o.scope}'`);
+      if (o.method === 'fisher' && !o.fisher) throw new Error('--method fisher needs --fisher F (or use --method magnitude|random)');
+      checkOutput(o.out, [o.model, ...(o.fisher ? [o.fisher] : [])]);
+      const model = readTensors(o.model, 'model');
+      const fisher = o.fisher ? readTensors(o.fisher, 'Fisher') : undefined;
+      try {
+        let prunable: string[] | undefined;
+        if (o.prunable) {
+          const re = new RegExp(o.prunable);
+          prunable = [...model.keys()].filter((n) => re.test(n));
+          if (!prunable.length) throw new Error(`--prunable /${o.prunable}/ matches no tensor of ${o.model}`);
+        }
+        const masks = pruneMasks(model, {
+          sparsity, method: o.method, scope: o.scope, fisher, prunable,
+          seed: o.seed !== undefined ? Number(o.seed) : undefined,
+        });
+        applyMasks(model, masks);
+        const report = sparsityReport(model, [...masks.keys()]);
+        writeTensors(o.out, model, {
+          overwrite: !!o.overwrite,
+          metadata: { ...metadataOf(model), 'squisher.pruned': JSON.stringify({ method: o.method, scope: o.scope, sparsity }) },
+        });
+        dispose(masks);
+        if (o.json) console.log(JSON.stringify(report));
+        else console.log(`${o.out}: pruned ${report.zeros} of ${report.total} weights (${o.method}, ${o.scope})\n${formatSparsity(report)}`);
+      } finally {
+        dispose(model);
+        if (fisher) dispose(fisher);
+      }
+    });
+}
