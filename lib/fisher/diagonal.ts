@@ -7,7 +7,7 @@ import { zerosLike } from '../tensor/create';
 import { Tensor } from '../tensor/tensor';
 import { keep, tidy } from '../tensor/scope';
 import { batchesOf, FisherData } from './data';
-import { accumulateFast, FastPlan, hookedForward, planFastPath } from './fastpath';
+import { accumulateFast, FastPathUnsupported, FastPlan, hookedForward, planFastPath } from './fastpath';
 import { checkTargets, exactTerms, mcTerms, summedNll, Task, Term } from './likelihood';
 import { chunkFor, paramsOf, perSampleGradFn } from './persample';
 import { FisherDiagonal, FisherVariant, Reduction } from './result';
@@ -84,7 +84,7 @@ export async function fisherDiagonal(model: Module, data: FisherData, o: FisherO
   const wasTraining = model.training;
   model.eval();  // dropout off, batch-norm on running stats: per-sample gradients must not mix samples
   const acc = new Map(named.map(([n, t]) => [n, keep(noGrad(() => zerosLike(t)))]));
-  const params = plan || variant === 'batched' ? null : paramsOf(model, named.map(([n]) => n));
+  let params = plan || variant === 'batched' ? null : paramsOf(model, named.map(([n]) => n));
   const live = named.map(([, t]) => t);
   let fn: ((...a: any[]) => Map<string, Tensor>) | null = null;
   let N = 0;
@@ -94,7 +94,7 @@ export async function fisherDiagonal(model: Module, data: FisherData, o: FisherO
     for await (const raw of iter as AsyncIterable<{ x: Tensor; y: Tensor }>) {
       if (o.signal?.aborted) throw abortError(o.signal);
       const b = raw.x.shape[0];
-      tidy(() => {
+      const step = (): void => tidy(() => {
         const x = raw.x.device === device ? raw.x : raw.x.to(device);
         const y = raw.y.device === device ? raw.y : raw.y.to(device);
         checkTargets(task, y, b);
@@ -126,6 +126,19 @@ export async function fisherDiagonal(model: Module, data: FisherData, o: FisherO
           }
         }
       });
+      try {
+        step();
+      } catch (e) {
+        // Some structure only shows in a forward (a layer called twice): the first batch tells, before
+        // anything was accumulated or sampled; then the vmap path takes over, unless 'fast' was demanded.
+        if (!(e instanceof FastPathUnsupported) || N > 0 || o.engine === 'fast') {
+          throw e instanceof FastPathUnsupported ? new Error(`fisherDiagonal: no fast path for this model: ${e.message}`) : e;
+        }
+        plan = null;
+        engine = `vmap (${e.message})`;
+        params = paramsOf(model, named.map(([n]) => n));
+        step();
+      }
       N += b;
       o.onProgress?.(N, total);
       await new Promise((r) => setImmediate(r));
