@@ -1,6 +1,8 @@
 // Where checkpoint bytes come from: a file read by position (so a multi-GB file is never copied whole
 // into memory), or a Buffer already in memory (tests, the fuzzer). Both report errors with the file name.
 import * as fs from 'fs';
+import { native } from '../native';
+import { Tensor } from '../tensor';
 
 export interface Source {
   /** The name used in error messages (a path, or '<buffer>'). */
@@ -8,6 +10,8 @@ export interface Source {
   readonly size: number;
   /** Exactly `len` bytes at `pos`, into `into` when given (at offset 0), else a new Buffer. */
   read(pos: number, len: number, into?: Buffer): Buffer;
+  /** Exactly `len` bytes at `pos` as a new 1-d uint8 Tensor (files: read straight into it, one copy). */
+  readTensor?(pos: number, len: number): Tensor;
   close(): void;
 }
 
@@ -49,6 +53,17 @@ export class FileSource implements Source {
       done += n;
     }
     return buf;
+  }
+  readTensor(pos: number, len: number): Tensor {
+    if (this.fd === null) throw new CheckpointError(this.name, 'read after close');
+    if (pos < 0 || len < 0 || pos + len > this.size) {
+      throw new CheckpointError(this.name, `read of ${len} bytes at ${pos} is past the end of the file (${this.size} bytes): truncated?`);
+    }
+    try {
+      return new Tensor(native.readFileBytes(this.fd, pos, len));
+    } catch (e) {
+      throw new CheckpointError(this.name, (e as Error).message);
+    }
   }
   close(): void {
     if (this.fd !== null) fs.closeSync(this.fd);

@@ -1,5 +1,5 @@
-// Bytes at a position of a Source -> a 1-d Tensor of a dtype, without a second full-size copy in JS:
-// small tensors are read into a reused scratch buffer and copied once into libtorch; big ones are
+// Bytes at a position of a Source -> a 1-d Tensor of a dtype. Files are read straight into the tensor
+// (native pread, one copy); in-memory sources go without a second full-size copy in JS: small tensors are read into a reused scratch buffer and copied once into libtorch; big ones are
 // copied in chunks into an empty uint8 tensor. Either way the bytes are then reinterpreted as the
 // dtype (aten::view.dtype, no copy), so no typed-array alignment rules apply to file offsets.
 import { DType, DTYPE_SIZE, Tensor, callOp, dtypeCode, empty, tensor } from '../tensor';
@@ -17,7 +17,9 @@ function scratchOf(s: Scratch, n: number): Buffer {
 /** `nbytes` bytes at `pos` as a 1-d tensor of `dtype` (nbytes must be a multiple of its size). */
 export function readTensorBytes(src: Source, pos: number, nbytes: number, dtype: DType, scratch: Scratch): Tensor {
   let t: Tensor;
-  if (nbytes <= CHUNK) {
+  if (src.readTensor) {
+    t = src.readTensor(pos, nbytes);
+  } else if (nbytes <= CHUNK) {
     const b = src.read(pos, nbytes, scratchOf(scratch, nbytes));
     t = tensor(new Uint8Array(b.buffer, b.byteOffset, nbytes), { dtype: 'uint8' });
   } else {

@@ -5,6 +5,7 @@
 namespace sq {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initTensor(env, exports);
+  initFile(env, exports);
   initOps(env, exports);
   initAutograd(env, exports);
   initFunctorch(env, exports);

@@ -58,6 +58,7 @@ void requireArgs(const Napi::CallbackInfo& info, size_t n, const char* fn);
 
 // Module registration entry points (one per concept folder).
 void initTensor(Napi::Env env, Napi::Object exports);
+void initFile(Napi::Env env, Napi::Object exports);
 void initOps(Napi::Env env, Napi::Object exports);
 void initAutograd(Napi::Env env, Napi::Object exports);
 void initFunctorch(Napi::Env env, Napi::Object exports);
