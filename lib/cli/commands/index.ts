@@ -3,5 +3,7 @@ import { Command } from 'commander';
 import { registerInfo } from './info';
 import { registerInspect } from './inspect';
 import { registerConvert } from './convert';
+import { registerPrune } from './prune';
+import { registerMerge } from './merge';
 
-export const commands: ((program: Command) => void)[] = [registerInfo, registerInspect, registerConvert];
+export const commands: ((program: Command) => void)[] = [registerInfo, registerInspect, registerConvert, registerPrune, registerMerge];

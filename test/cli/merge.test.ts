@@ -1,0 +1,84 @@
+// `squisher merge` end to end: Python loads the merged checkpoint and recomputes the merge from the same
+// files (Fisher-weighted with floor and normalisation, plain average, gradient matching).
+import * as path from 'path';
+import { buildProgram } from '../../lib/cli/main';
+import { fixture, python, tmpDir } from '../helpers/oracle';
+
+async function run(...args: string[]): Promise<{ out: string; err: string }> {
+  const lines: string[] = [];
+  const errs: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((...a) => { lines.push(a.join(' ')); });
+  const err = jest.spyOn(console, 'error').mockImplementation((...a) => { errs.push(a.join(' ')); });
+  const w = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await buildProgram().exitOverride().parseAsync(['node', 'squisher', ...args]);
+  } finally { log.mockRestore(); err.mockRestore(); w.mockRestore(); }
+  return { out: lines.join('\n'), err: errs.join('\n') };
+}
+const f = (n: string) => fixture(`apps_cli/${n}`);
+
+const CHECK = `import sys, json, torch
+from safetensors.torch import load_file
+def ld(p): return load_file(p) if p.endswith('.safetensors') else torch.load(p, weights_only=True)
+out, mode, w, floor, norm = sys.argv[1:6]
+w = json.loads(w); floor = float(floor)
+m = [ld(sys.argv[6]), ld(sys.argv[7])]
+F = [ld(sys.argv[8]), ld(sys.argv[9])]
+base = ld(sys.argv[10])
+got = ld(out)
+if norm == '1':
+    F = [{k: v.double() / torch.sqrt(sum((u.double() ** 2).sum() for u in f.values())) for k, v in f.items()} for f in F]
+err = 0.0
+for k in m[0]:
+    a, b = m[0][k], m[1][k]
+    if not a.is_floating_point():
+        exp = a
+    elif mode == 'average' or k not in F[0]:
+        exp = (w[0] * a.double() + w[1] * b.double()) / sum(w)
+    elif mode == 'fisher':
+        f0, f1 = (w[i] * F[i][k].double().clamp(min=floor) for i in range(2))
+        exp = (f0 * a.double() + f1 * b.double()) / (f0 + f1)
+    else:  # gradient matching with scalar prior precision 0.5
+        t0 = base[k].double(); d = 0.5
+        H = F[0][k].double() + F[1][k].double() + d
+        exp = t0 + ((d + F[0][k].double()) * (a.double() - t0) + (d + F[1][k].double()) * (b.double() - t0)) / H
+    assert got[k].dtype == a.dtype, k
+    err = max(err, (got[k].double() - exp.double()).abs().max().item())
+print(json.dumps({"err": err, "keys": list(got) == list(m[0])}))`;
+
+test.each([
+  ['fisher', ['1', '1'], '1e-6', false, 'merged.safetensors'],
+  ['fisher', ['1', '3'], '0.02', true, 'merged.pt'],
+  ['average', ['2', '1'], '1e-6', false, 'avg.pt'],
+  ['gradient-matching', ['1', '1'], '1e-6', false, 'gm.safetensors'],
+] as const)('merge --method %s --weights %j --floor %s --normalize=%s -> %s matches Python', async (method, w, floor, norm, name) => {
+  const out = path.join(tmpDir(), name);
+  const args = ['merge', f('m0.safetensors'), f('m1.pt'), '--weights', ...w, '--floor', floor, '--method', method, '--out', out];
+  if (method !== 'average') args.push('--fisher', f('f0.safetensors'), f('f1.safetensors'));
+  if (norm) args.push('--normalize');
+  if (method === 'gradient-matching') args.push('--base', f('base.pt'), '--prior-precision', '0.5');
+  const r = await run(...args);
+  expect(r.out).toMatch(new RegExp(`merged 9 tensors from 2 models \\(${method}\\)`));
+  if (method !== 'average') {
+    expect(r.err).toMatch(/2 tensors had no Fisher in every model and were averaged: 1\.running_mean, 1\.running_var/);
+    expect(r.err).toMatch(/1 integer tensors copied from the first model: 1\.num_batches_tracked/);
+  }
+  const c = python(CHECK, [out, method, JSON.stringify(w.map(Number)), floor, norm ? '1' : '0',
+    f('m0.safetensors'), f('m1.pt'), f('f0.safetensors'), f('f1.safetensors'), f('base.pt')]);
+  expect(c.keys).toBe(true);
+  expect(c.err).toBeLessThan(1e-6);
+});
+
+test('bad input is named: count mismatch, missing Fisher, existing output, input as output', async () => {
+  const d = tmpDir();
+  const out = path.join(d, 'o.safetensors');
+  await expect(run('merge', f('m0.pt'), f('m1.pt'), '--fisher', f('f0.safetensors'), '--out', out)).rejects.toThrow(/1 Fisher diagonals for 2 models/);
+  await expect(run('merge', f('m0.pt'), '--out', out)).rejects.toThrow(/at least two models/);
+  await expect(run('merge', f('m0.pt'), f('base.pt'), '--method', 'fisher', '--out', out)).rejects.toThrow(/needs --fisher/);
+  await expect(run('merge', f('m0.pt'), f('m1.pt'), '--weights', '1', 'x', '--out', out)).rejects.toThrow(/'x' is not a number/);
+  await expect(run('merge', f('m0.pt'), f('m1.pt'), '--weights', '1', '2', '3', '--out', out)).rejects.toThrow(/3 weights for 2 models/);
+  await expect(run('merge', f('m0.pt'), f('m1.pt'), '--out', f('m1.pt'), '--overwrite')).rejects.toThrow(/is also an input/);
+  await run('merge', f('m0.pt'), f('m1.pt'), '--out', out);
+  await expect(run('merge', f('m0.pt'), f('m1.pt'), '--out', out)).rejects.toThrow(/file exists/);
+  await expect(run('merge', f('m0.pt'), f('f0.safetensors'), '--out', path.join(d, 'p.pt'))).rejects.toThrow(/does not have the same tensors/);
+});
