@@ -6,4 +6,4 @@ export * as nn from './nn';
 export { Module, ScriptModule, functionalCall, crossEntropy, mseLoss, nllLoss } from './nn';
 export * from './io';
 export * as apps from './apps';
-export { perSampleGrads, fisherDiagonal, FisherDiagonal, func, type FisherOptions, type FisherMeta, type PerSampleOptions } from './fisher';
+export { perSampleGrads, fisherDiagonal, FisherDiagonal, squisher, compareDiagonals, func, type FisherOptions, type FisherMeta, type PerSampleOptions, type SquisherOptions, type Comparison } from './fisher';

@@ -1,0 +1,3 @@
+// Plots for the CLI and reports.
+export { scatterSvg, scatterPng } from './scatter';
+export type { ScatterOptions } from './scatter';
