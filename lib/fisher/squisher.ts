@@ -70,7 +70,7 @@ function asMap(v: unknown, what: string): Map<unknown, unknown> {
 }
 
 /** From a PyTorch optimizer state_dict (as lib/io's load() returns it): integer ids mapped to names in model order. */
-function fromStateDict(sd: unknown, model: Module, useMax: boolean, file = 'the optimizer state_dict'): Extracted {
+function fromStateDict(sd: unknown, model: ParamSource, useMax: boolean, file = 'the optimizer state_dict'): Extracted {
   const root = asMap(sd, file);
   // a full training checkpoint: look for the optimizer inside
   const inner = root.has('state') ? root : ['optimizer', 'optimizer_state_dict', 'optim', 'opt'].map((k) => root.get(k)).find((x) => x instanceof Map && x.has('state'));
@@ -80,7 +80,8 @@ function fromStateDict(sd: unknown, model: Module, useMax: boolean, file = 'the 
   const groups = o.get('param_groups');
   if (!Array.isArray(groups) || !groups.length) throw new Error(`squisher: ${file} has no param_groups`);
   const ids: number[] = groups.flatMap((g: any) => (asMap(g, 'a param group').get('params') as unknown[] ?? []).map(Number));
-  const names = model.namedParameters().map(([n]) => n);
+  const plist = model.namedParameters();
+  const names = plist.map(([n]) => n);
   if (ids.length !== names.length) {
     throw new Error(`squisher: ${file} covers ${ids.length} parameters but the model has ${names.length} (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}); ` +
       'was the optimizer built on this model\'s parameters()?');
@@ -98,7 +99,7 @@ function fromStateDict(sd: unknown, model: Module, useMax: boolean, file = 'the 
     if (!(s instanceof Map)) return;  // a parameter that never had a gradient has no state
     const obj = Object.fromEntries(s) as AdamParamState;
     const t = pick(obj, names[i], useMax);
-    const p = model.namedParameters()[i][1];
+    const p = plist[i][1];
     if (t.shape.join() !== p.shape.join()) {
       throw new Error(`squisher: ${file} state ${id} has shape [${t.shape}] but model parameter '${names[i]}' (position ${i}) has [${p.shape}]: the ids do not follow this model's parameter order`);
     }
@@ -110,7 +111,9 @@ function fromStateDict(sd: unknown, model: Module, useMax: boolean, file = 'the 
   return { v, step, beta2: [...betas][0], kind, weightDecay: num(g0.get('weight_decay') ?? 0) };
 }
 
-export type SquisherSource = OptimizerLike | { stateDict: unknown; model: Module } | { file: string; model: Module };
+/** Where parameter names and shapes come from: a Module, or anything listing them in the optimizer's order. */
+export type ParamSource = Pick<Module, 'namedParameters'>;
+export type SquisherSource = OptimizerLike | { stateDict: unknown; model: ParamSource } | { file: string; model: ParamSource };
 
 /** The Squisher: Adam's v by parameter name, scaled as asked, with the factors recorded in meta. */
 export function squisher(source: SquisherSource, o: SquisherOptions = {}): FisherDiagonal {

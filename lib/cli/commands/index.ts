@@ -5,5 +5,8 @@ import { registerInspect } from './inspect';
 import { registerConvert } from './convert';
 import { registerPrune } from './prune';
 import { registerMerge } from './merge';
+import { registerFisher } from './fisher';
+import { registerSquisher } from './squisher';
+import { registerCompare } from './compare';
 
-export const commands: ((program: Command) => void)[] = [registerInfo, registerInspect, registerConvert, registerPrune, registerMerge];
+export const commands: ((program: Command) => void)[] = [registerInfo, registerInspect, registerConvert, registerPrune, registerMerge, registerFisher, registerSquisher, registerCompare];
