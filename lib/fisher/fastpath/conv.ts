@@ -1,31 +1,29 @@
-// Σ_n g_n² for Conv1d/Conv2d: unfold the input into patches (aten::im2col; Conv1d as a 1×L image), then
-// per sample G_n = δ_n · patches_nᵀ (per group), squared and summed: the spatial positions share the
-// weight, so each sample's gradient is summed over positions before squaring.
+// Σ_n g_n² for Conv1d/Conv2d. The spatial positions share the weight, so each sample's gradient is
+// summed over positions before squaring. The per-sample weight gradients of a chunk come from ONE
+// grouped-convolution backward (the trick functorch's conv batching rule uses): fold the batch into
+// channels, [1, n·C, ...] against [1, n·O, ...] with groups n·g, giving [n·O, C/g, k...] = every sample's
+// gradient. libtorch's convolution kernels do this far faster than im2col + bmm.
 import { callOp, Tensor } from '../../tensor/tensor';
-import { tidy } from '../../tensor/scope';
-import { SumSq, chunked } from './common';
+import { zeros } from '../../tensor/create';
+import { Acc, chunked } from './common';
 import { LayerInfo } from './layer-info';
 
-export function convSumSq(info: LayerInfo, x: Tensor, d: Tensor, weightShape: number[], params: string[]): SumSq {
-  const out: SumSq = {};
-  const B = x.shape[0], O = d.shape[1], g = info.groups ?? 1;
-  const d3 = d.flatten(2);  // [B, O, L]
-  if (params.includes('weight')) {
-    const one = info.kind === 'Conv1d';
-    const img = one ? x.unsqueeze(2) : x;
-    const k = one ? [1, info.kernel![0]] : info.kernel!;
-    const dil = one ? [1, info.dilation![0]] : info.dilation!;
-    const pad = one ? [0, info.padding![0]] : info.padding!;
-    const str = one ? [1, info.stride![0]] : info.stride!;
-    const ck = weightShape.slice(1).reduce((a, b) => a * b, 1);  // C/g · kernel
-    out.weight = chunked(B, O * ck * 4 + ck * g * d3.shape[2] * 4, (s, n) => tidy(() => {
-      const patches: Tensor = callOp('aten::im2col', '', img.narrow(0, s, n), k, dil, pad, str);  // [n, C·k, L]
-      const L = patches.shape[2];
-      const P = patches.view([n, g, ck, L]);
-      const D = d3.narrow(0, s, n).reshape([n, g, O / g, L]);
-      return D.matmul(P.transpose(2, 3)).square().sum(0).reshape(weightShape);  // [g, O/g, ck] -> weight
-    }));
+export function convSumSq(info: LayerInfo, x: Tensor, d: Tensor, weightShape: number[], acc: Acc, scale: number): void {
+  const B = x.shape[0], O = weightShape[0], g = info.groups ?? 1;
+  const w = acc.weight;
+  if (w) {
+    const per = weightShape.reduce((a, b) => a * b, 1);
+    chunked(B, per * 4, (s, n) => {
+      const xs = x.narrow(0, s, n), ds = d.narrow(0, s, n);
+      const inp = xs.reshape([1, n * xs.shape[1], ...xs.shape.slice(2)]);
+      const gout = ds.reshape([1, n * O, ...ds.shape.slice(2)]);
+      // only the weight's shape is read: an expanded zero costs no memory
+      const wShape = [n * O, ...weightShape.slice(1)];
+      const wPlace = zeros([1, ...weightShape.slice(1)], { dtype: x.dtype, device: x.device }).expand(wShape);
+      const [, gw] = callOp('aten::convolution_backward', '', gout, inp, wPlace, null, info.stride, info.padding, info.dilation,
+        false, weightShape.slice(2).map(() => 0), n * g, [false, true, false]) as Tensor[];
+      w.add_(gw.reshape([n, per]).square().sum(0).reshape(weightShape), scale);
+    });
   }
-  if (params.includes('bias')) out.bias = d3.sum(2).square().sum(0);
-  return out;
+  if (acc.bias) acc.bias.add_(d.flatten(2).sum(2).square().sum(0), scale);
 }

@@ -4,28 +4,28 @@
 // row gets no gradient, as in PyTorch's embedding backward.
 import { callOp, Tensor } from '../../tensor/tensor';
 import { zeros } from '../../tensor/create';
-import { SumSq } from './common';
+import { Acc } from './common';
 import { LayerInfo } from './layer-info';
 
-export function embeddingSumSq(info: LayerInfo, idx: Tensor, d: Tensor, weightShape: number[]): SumSq {
+export function embeddingSumSq(info: LayerInfo, idx: Tensor, d: Tensor, weightShape: number[], acc: Acc, scale: number): void {
+  const w = acc.weight;
+  if (!w) return;
   const [V, D] = weightShape;
   const B = idx.shape[0];
-  let ix = idx.long().reshape([B, -1]);  // [B, S]
-  let dd = d.reshape([B, -1, D]);        // [B, S, D]
+  const ix = idx.long().reshape([B, -1]);  // [B, S]
+  let dd = d.reshape([B, -1, D]);          // [B, S, D]
   if (info.paddingIdx !== null && info.paddingIdx !== undefined) {
     const pad = info.paddingIdx < 0 ? info.paddingIdx + V : info.paddingIdx;
     dd = dd.mul(ix.ne(pad).unsqueeze(2).to(dd.dtype));
   }
-  const acc = zeros([V, D], { dtype: d.dtype, device: d.device });
   if (ix.shape[1] === 1) {
-    callOp('aten::index_add_', '', acc, 0, ix.flatten(), dd.flatten(0, 1).square(), 1);
-    return { weight: acc };
+    callOp('aten::index_add_', '', w, 0, ix.flatten(), dd.flatten(0, 1).square(), scale);
+    return;
   }
   const sampleIdx = callOp('aten::arange', '', B, 4, null, ix.device, null).unsqueeze(1).mul(V);
   const keys = ix.add(sampleIdx).flatten();
   const [uniq, inverse] = callOp('aten::_unique2', '', keys, true, true, false) as Tensor[];
   const sums = zeros([uniq.shape[0], D], { dtype: d.dtype, device: d.device });
   callOp('aten::index_add_', '', sums, 0, inverse.flatten(), dd.flatten(0, 1), 1);
-  callOp('aten::index_add_', '', acc, 0, uniq.remainder(V), sums.square(), 1);
-  return { weight: acc };
+  callOp('aten::index_add_', '', w, 0, uniq.remainder(V), sums.square(), scale);
 }

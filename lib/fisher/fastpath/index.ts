@@ -6,7 +6,7 @@ import { Module } from '../../nn/module';
 import { ScriptModule } from '../../nn/script';
 import { Tensor } from '../../tensor/tensor';
 import { tidy } from '../../tensor/scope';
-import { SumSq } from './common';
+import { Acc } from './common';
 import { convSumSq } from './conv';
 import { embeddingSumSq } from './embedding';
 import { describe, LayerInfo } from './layer-info';
@@ -44,14 +44,14 @@ export function planFastPath(model: Module, only?: Set<string>): FastPlan | stri
   return { model: view, layers };
 }
 
-function sumSq(l: FastLayer, input: Tensor, output: Tensor, delta: Tensor): SumSq {
+function sumSq(l: FastLayer, input: Tensor, delta: Tensor, acc: Acc, scale: number): void {
   const w = l.module._parameters.get('weight');
   switch (l.info.kind) {
-    case 'Linear': return linearSumSq(input, delta, l.info.params);
-    case 'Conv1d': case 'Conv2d': return convSumSq(l.info, input, delta, w!.shape, l.info.params);
-    case 'Embedding': return embeddingSumSq(l.info, input, delta, w!.shape);
-    case 'LayerNorm': return layerNormSumSq(l.info, input, delta, l.info.params);
-    case 'BatchNorm': return batchNormSumSq(l.info, input, delta, l.info.params);
+    case 'Linear': return linearSumSq(input, delta, acc, scale);
+    case 'Conv1d': case 'Conv2d': return convSumSq(l.info, input, delta, w!.shape, acc, scale);
+    case 'Embedding': return embeddingSumSq(l.info, input, delta, w!.shape, acc, scale);
+    case 'LayerNorm': return layerNormSumSq(l.info, input, delta, acc, scale);
+    case 'BatchNorm': return batchNormSumSq(l.info, input, delta, acc, scale);
   }
 }
 
@@ -89,17 +89,19 @@ export class FastPathUnsupported extends Error {}
  * using ∂loss/∂(layer output) from one backward. Keys of acc are full parameter names.
  */
 export function accumulateFast(plan: FastPlan, rec: ForwardRecord, loss: Tensor, scale: number, acc: Map<string, Tensor>): void {
-  tidy(() => {
-    const deltas = autogradGrad(loss, rec.outputs, { retainGraph: true, allowUnused: true });
+  const deltas = tidy(() => autogradGrad(loss, rec.outputs, { retainGraph: true, allowUnused: true }));
+  try {
     plan.layers.forEach((l, i) => {
       const d = deltas[i];
       if (!d) return;  // this layer does not reach the loss: zero contribution
-      const r = sumSq(l, rec.inputs[i].detach(), rec.outputs[i], d);
-      for (const [local, t] of Object.entries(r)) {
-        const name = l.prefix ? `${l.prefix}.${local}` : local;
-        const a = acc.get(name);
-        if (a) a.add_(scale === 1 ? t : t.mul(scale));
-      }
+      const name = (local: string) => (l.prefix ? `${l.prefix}.${local}` : local);
+      const a: Acc = {};
+      for (const p of l.info.params) if (acc.has(name(p))) a[p as 'weight' | 'bias'] = acc.get(name(p));
+      // each layer in its own scope, and its δ freed once used: temporaries never pile up across layers
+      tidy(() => sumSq(l, rec.inputs[i].detach(), d, a, scale));
+      d.dispose();
     });
-  });
+  } finally {
+    for (const d of deltas) d?.dispose();
+  }
 }

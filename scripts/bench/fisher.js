@@ -1,0 +1,127 @@
+'use strict';
+// The Fisher engine against one plain batched backward and against Python's torch.func.vmap(grad), in
+// one run, on the same models (MLP 784-1024-1024-10, a small CNN), the same data (B=256), the same
+// thread count. Times are medians; peak memory is measured per method in a fresh process (CUDA: the
+// caching allocator's peak; CPU: the rise of peak RSS over the loaded state, via /proc/self/clear_refs).
+// Goals (issue 5): fast path <= 1.3x one plain backward; >= 2x faster than Python torch.func;
+// fast-path peak memory <= 1.5x the plain backward's.
+// Usage: node scripts/bench/fisher.js [--device cpu|cuda] [--threads 2] [--reps 5] [--chunk 64]
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { lib, pythonBin, table } = require('./_common');
+
+const arg = (k, d) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? process.argv[i + 1] : d; };
+const PY = path.join(__dirname, 'fisher.py');
+
+function py(args, env = {}) {
+  const r = spawnSync(pythonBin(), [PY, ...args], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, ...env } });
+  if (r.status !== 0) throw new Error(`fisher.py ${args[0]} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+function setup(sq, dir, device, name) {
+  const m = sq.ScriptModule.load(path.join(dir, `${name}.jit.pt`), { device });
+  m.eval();
+  const d = sq.loadSafetensors(path.join(dir, 'data.safetensors'), { device });
+  return { m, x: d.get('x'), y: d.get('y') };
+}
+
+function methods(sq, { m, x, y }, chunk) {
+  const sync = () => { if (x.isCuda) sq.cuda.synchronize(); };
+  return {
+    plain: async () => sq.tidy(() => {
+      for (const p of m.parameters()) { const g = p.grad; if (g) { p.grad = null; g.dispose(); } }
+      sq.crossEntropy(m.call(x), y, { reduction: 'sum' }).backward();
+      sync();
+    }),
+    fast: async () => { const F = await sq.fisherDiagonal(m, { x, y }, { engine: 'fast', batchSize: x.shape[0] }); sync(); return F; },
+    vmap: async () => { const F = await sq.fisherDiagonal(m, { x, y }, { engine: 'vmap', batchSize: x.shape[0], chunkSize: chunk }); sync(); return F; },
+  };
+}
+
+function status(field) {
+  const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(field));
+  return line ? Number(line.split(/\s+/)[1]) * 1024 : 0;
+}
+
+async function peakChild() {
+  // node fisher.js --peak DIR DEVICE MODEL METHOD
+  const [dir, device, name, method] = process.argv.slice(process.argv.indexOf('--peak') + 1);
+  const sq = lib();
+  sq.setNumThreads(Number(process.env.BENCH_THREADS ?? 2));
+  const f = methods(sq, setup(sq, dir, device, name), Number(process.env.BENCH_CHUNK ?? 64))[method];
+  let bytes;
+  if (device.startsWith('cuda')) {
+    sq.cuda.synchronize();
+    const base = sq.cuda.memoryStats().allocatedBytes;
+    sq.cuda.resetPeakMemoryStats();
+    const r = await f();
+    bytes = sq.cuda.memoryStats().peakAllocatedBytes - base;
+    if (r) r.dispose();
+  } else {
+    const base = status('VmRSS');
+    fs.writeFileSync('/proc/self/clear_refs', '5');  // resets VmHWM to the current RSS
+    const r = await f();
+    bytes = status('VmHWM') - base;
+    if (r) r.dispose();
+  }
+  console.log(JSON.stringify({ bytes }));
+}
+
+async function main() {
+  const sq = lib();
+  const device = arg('device', sq.cuda.isAvailable() ? 'cuda' : 'cpu');
+  const threads = Number(arg('threads', 2)), reps = Number(arg('reps', 5)), chunk = Number(arg('chunk', 64));
+  sq.setNumThreads(threads);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'squisher-bench-fisher-'));
+  try {
+    py(['setup', dir]);
+    const pyT = py(['time', dir, device, String(threads), String(reps), String(chunk)]);
+    const rows = [], mem = [];
+    for (const name of ['mlp', 'cnn']) {
+      const s = setup(sq, dir, device, name);
+      const f = methods(sq, s, chunk);
+      const t = {};
+      for (const k of Object.keys(f)) {
+        const r0 = await f[k](); if (r0) r0.dispose();  // warm-up
+        const ts = [];
+        for (let i = 0; i < reps; i++) {
+          const t0 = process.hrtime.bigint();
+          const r = await f[k]();
+          ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          if (r) r.dispose();
+        }
+        ts.sort((a, b) => a - b);
+        t[k] = ts[Math.floor(ts.length / 2)];
+      }
+      // the two engines must agree (both are tested against torch.func in test/fisher)
+      const a = await f.fast(), b = await f.vmap();
+      let worst = 0;
+      for (const [k, v] of b) worst = Math.max(worst, sq.tidy(() => a.get(k).sub(v).norm().item() / v.norm().item()));
+      a.dispose(); b.dispose();
+      rows.push([name, t.plain.toFixed(1), t.fast.toFixed(1), t.vmap.toFixed(1), pyT[name].plain.toFixed(1), pyT[name].func.toFixed(1),
+        (t.fast / t.plain).toFixed(2) + 'x', (pyT[name].func / t.fast).toFixed(1) + 'x', (pyT[name].func / t.vmap).toFixed(2) + 'x', worst.toExponential(1)]);
+      const env = { BENCH_THREADS: String(threads), BENCH_CHUNK: String(chunk) };
+      const child = (method) => {
+        const r = spawnSync(process.execPath, [__filename, '--peak', dir, device, name, method], { encoding: 'utf8', env: { ...process.env, ...env } });
+        if (r.status !== 0) throw new Error(`peak ${name} ${method} failed:\n${r.stderr}`);
+        return JSON.parse(r.stdout.trim().split('\n').pop()).bytes;
+      };
+      const MB = (b) => (b / 2 ** 20).toFixed(1);
+      const np = child('plain'), nf = child('fast');
+      const pp = py(['peak', dir, device, name, 'plain'], env).bytes, pf = py(['peak', dir, device, name, 'func'], env).bytes;
+      mem.push([name, MB(np), MB(nf), MB(pp), MB(pf), (nf / np).toFixed(2) + 'x']);
+    }
+    console.log(`Fisher diagonal (empirical, B=256), ${device}, ${threads} threads, median of ${reps}; libtorch ${sq.torchVersion}; vmap chunk ${chunk} on both sides`);
+    table(rows, ['model', 'node plain bwd ms', 'node fast ms', 'node vmap ms', 'py plain bwd ms', 'py torch.func ms',
+      'fast/plain (goal<=1.3)', 'py func/node fast (goal>=2)', 'py func/node vmap', 'fast vs vmap rel.err']);
+    console.log(`\nPeak memory over the loaded model and data (MiB; ${device.startsWith('cuda') ? 'CUDA caching allocator peak' : 'CPU: peak RSS rise, one fresh process per method'})`);
+    table(mem, ['model', 'node plain bwd', 'node fast', 'py plain bwd', 'py torch.func', 'node fast/plain (goal<=1.5)']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+(process.argv.includes('--peak') ? peakChild() : main()).catch((e) => { console.error(e); process.exit(1); });
