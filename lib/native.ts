@@ -42,6 +42,7 @@ export interface Native {
   wrapForGrad(h: Handle, level: number): Handle;
   unwrapForGrad(h: Handle, level: number): Handle;
   setInplaceRequiresGradAllowed(on: boolean): boolean;
+  setVmapFallbackWarningEnabled(on: boolean): boolean;
   jitLoad(path: string, device: string | null): Handle;
   jitForward(m: Handle, inputs: unknown[]): any;
   jitForwardAsync(m: Handle, inputs: unknown[]): Promise<any>;

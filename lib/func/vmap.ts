@@ -59,3 +59,11 @@ export function vmap(f: (...args: any[]) => any, o: VmapOptions = {}) {
     }
   };
 }
+
+/**
+ * Turns libtorch's "performance drop" warning off (or on) for ops that vmap runs through its slow
+ * per-sample fallback (no batching rule), e.g. a user loss built on nll_loss. Returns the old setting.
+ */
+export function setVmapFallbackWarning(on: boolean): boolean {
+  return native.setVmapFallbackWarningEnabled(on);
+}

@@ -3,6 +3,7 @@
 // themselves (vmap, grad, perSampleGrads) are composed from these in lib/func, with try/finally and a
 // depth reset so a throwing model never leaves a layer on this thread's stack.
 #include "core/common.h"
+#include <ATen/functorch/BatchedFallback.h>
 #include <ATen/functorch/BatchedTensorImpl.h>
 #include <ATen/functorch/DynamicLayer.h>
 #include <ATen/functorch/TensorWrapper.h>
@@ -80,6 +81,15 @@ static Napi::Value SetInplaceRequiresGradAllowed(const Napi::CallbackInfo& info)
   return Napi::Boolean::New(info.Env(), prev);
 }
 
+// The slow per-sample fallback for ops without a batching rule prints a warning per op; callers that
+// know (e.g. a user loss built on nll_loss) can silence it. Returns the previous setting.
+static Napi::Value SetVmapFallbackWarning(const Napi::CallbackInfo& info) {
+  requireArgs(info, 1, "setVmapFallbackWarningEnabled");
+  bool prev = isVmapFallbackWarningEnabled();
+  setVmapFallbackWarningEnabled(info[0].ToBoolean().Value());
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
 void initFunctorch(Napi::Env env, Napi::Object exports) {
   SQ_EXPORT(exports, "vmapIncrementNesting", VmapIncrement);
   SQ_EXPORT(exports, "gradIncrementNesting", GradIncrement);
@@ -91,6 +101,7 @@ void initFunctorch(Napi::Env env, Napi::Object exports) {
   SQ_EXPORT(exports, "wrapForGrad", WrapForGrad);
   SQ_EXPORT(exports, "unwrapForGrad", UnwrapForGrad);
   SQ_EXPORT(exports, "setInplaceRequiresGradAllowed", SetInplaceRequiresGradAllowed);
+  SQ_EXPORT(exports, "setVmapFallbackWarningEnabled", SetVmapFallbackWarning);
 }
 
 }  // namespace sq
