@@ -60,3 +60,10 @@ test('errors inside the transforms leave no functorch layer behind, and name the
   const g: Tensor = vmap(grad((t: Tensor) => t.square().sum()))(x);
   expect(maxDiff(g, x.mul(2))).toBeLessThan(1e-6);
 });
+
+test('setVmapFallbackWarning toggles libtorch\'s setting and returns the previous one', () => {
+  const { func } = require('../../lib');
+  const prev = func.setVmapFallbackWarning(false);
+  expect(func.setVmapFallbackWarning(true)).toBe(false);
+  func.setVmapFallbackWarning(prev);
+});
