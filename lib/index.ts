@@ -7,3 +7,5 @@ export { Module, ScriptModule, functionalCall, crossEntropy, mseLoss, nllLoss } 
 export * from './io';
 export * as apps from './apps';
 export { perSampleGrads, fisherDiagonal, FisherDiagonal, squisher, compareDiagonals, func, type FisherOptions, type FisherMeta, type PerSampleOptions, type SquisherOptions, type Comparison } from './fisher';
+export * as optim from './optim';
+export * as data from './data';
