@@ -5,8 +5,9 @@ import { registerInspect } from './inspect';
 import { registerConvert } from './convert';
 import { registerPrune } from './prune';
 import { registerMerge } from './merge';
+import { registerDemo } from './demo';
 import { registerFisher } from './fisher';
 import { registerSquisher } from './squisher';
 import { registerCompare } from './compare';
 
-export const commands: ((program: Command) => void)[] = [registerInfo, registerInspect, registerConvert, registerPrune, registerMerge, registerFisher, registerSquisher, registerCompare];
+export const commands: ((program: Command) => void)[] = [registerInfo, registerInspect, registerConvert, registerPrune, registerMerge, registerDemo, registerFisher, registerSquisher, registerCompare];

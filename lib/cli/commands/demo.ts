@@ -1,0 +1,46 @@
+// `squisher demo [--device cpu|cuda] [--quick]`: trains an MLP on MNIST with Adam, takes the Squisher for
+// free, computes the exact Fisher, compares them (numbers and a scatter plot), and runs the paper's
+// comparisons at small scale: pruning, split-MNIST EWC, Fisher merging. Prints a results table.
+import * as fs from 'fs';
+import { Command } from 'commander';
+import { resolveDevice } from '../../device';
+import { runDemo, formatResults } from '../../demo';
+import { defaultDeps } from '../../demo/defaults';
+import { freshPath, writeText } from '../../demo/plot-file';
+import { progress } from '../progress';
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('the Squisher vs the exact Fisher on MNIST: correlation, pruning, split-MNIST EWC, merging (a few minutes; --quick under one)')
+    .option('--device <d>', 'cpu or cuda', 'cpu')
+    .option('--quick', 'smaller runs (under a minute on a laptop CPU)')
+    .option('--plot <file>', 'scatter plot of the Squisher against the Fisher (SVG; never replaces a file: a -1, -2 suffix is added)', 'squisher-demo.svg')
+    .option('--json <file>', 'also write the results as JSON (a new file)')
+    .action(async (o: { device: string; quick?: boolean; plot: string; json?: string }) => {
+      // Refuse an existing JSON output before minutes of work, not after.
+      if (o.json && fs.existsSync(o.json)) throw new Error(`${o.json}: file exists; give a new file for --json`);
+      const device = resolveDevice(o.device);
+      const plotFile = freshPath(o.plot);
+      const ac = new AbortController();
+      const onSig = () => ac.abort();
+      process.once('SIGINT', onSig);
+      let bar = progress('demo');
+      let stage = '';
+      try {
+        const r = await runDemo(defaultDeps(), {
+          quick: !!o.quick, device, plotFile, signal: ac.signal,
+          onProgress: (p) => {
+            if (p.stage !== stage) { bar.stop(); bar = progress(p.stage); stage = p.stage; }
+            bar.update(p.done, p.total);
+          },
+        });
+        bar.stop();
+        console.log(formatResults(r));
+        if (o.json) writeText(o.json, JSON.stringify(r, null, 2));
+      } finally {
+        bar.stop();
+        process.removeListener('SIGINT', onSig);
+      }
+    });
+}

@@ -1,0 +1,40 @@
+// The demo's dependencies wired to the library: lib/optim's Adam, lib/data's MNIST, lib/fisher's exact
+// Fisher, Squisher and comparison, lib/plot's scatter plot.
+import { Adam } from '../optim';
+import { loadMnist } from '../data';
+import { compareDiagonals, fisherDiagonal } from '../fisher';
+import { squisher } from '../fisher/squisher';
+import { scatterSvg } from '../plot';
+import { Tensor } from '../tensor';
+import { AdamLike, DemoDeps } from './deps';
+import { writeText } from './plot-file';
+
+function flat(d: Map<string, Tensor>, names: string[]): Float64Array {
+  const parts = names.map((n) => d.get(n)!.to('float64').cpu().toArray() as Float64Array);
+  const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+export function defaultDeps(): DemoDeps {
+  return {
+    adam: (model, lr) => new Adam(model, { lr }) as unknown as AdamLike,
+    mnist: (split, limit) => loadMnist({ split, limit }),
+    squisher: (opt, o) => {
+      // Only the live-state view: squisher() reads anything with a stateDict member as a saved state_dict.
+      const a = opt as unknown as Adam;
+      const live = { kind: a.kind, paramGroups: a.paramGroups, state: () => a.state() };
+      return squisher(live as any, o.scale === 'sum' ? { batchSize: o.batchSize, datasetSize: o.datasetSize } : { batchSize: o.batchSize });
+    },
+    fisher: (model, data, o) => fisherDiagonal(model, data, { variant: 'exact', reduction: o.reduction, batchSize: o.batchSize }),
+    compare: (a, b) => {
+      const c = compareDiagonals(a, b).overall;
+      return { pearson: c.pearson, spearman: c.spearman, top1: c.topk['1%'], top10: c.topk['10%'], relL2: c.relL2, scale: c.scale };
+    },
+    plot: (x, y, file, l) => {
+      const names = [...x.keys()].filter((n) => y.has(n));
+      writeText(file, scatterSvg(flat(x, names), flat(y, names), { title: l.title, xLabel: l.x, yLabel: l.y }));
+    },
+  };
+}

@@ -1,0 +1,46 @@
+// `squisher demo --quick` end to end on real MNIST: the table's structure, the plot, the JSON, and only what
+// is robustly true of the measurements (a working dense model; random pruning at 90% far below Fisher and
+// Squisher pruning; the Squisher positively correlated with the Fisher). No paper claim is asserted.
+import * as fs from 'fs';
+import * as path from 'path';
+import { buildProgram } from '../../lib/cli/main';
+import { tmpDir } from '../helpers/oracle';
+
+test('demo --quick prints the four result tables, writes the scatter plot and the JSON', async () => {
+  const d = tmpDir();
+  const plot = path.join(d, 'scatter.svg');
+  const json = path.join(d, 'r.json');
+  fs.writeFileSync(plot, 'an earlier plot');  // must not be replaced
+  const lines: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((...a) => { lines.push(a.join(' ')); });
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await buildProgram().exitOverride().parseAsync(['node', 'squisher', 'demo', '--quick', '--plot', plot, '--json', json]);
+  } finally { log.mockRestore(); err.mockRestore(); }
+  const out = lines.join('\n');
+  for (const h of ['1. Squisher vs exact Fisher', '2. Pruning', '3. Task-incremental split MNIST', '4. Merging']) expect(out).toContain(h);
+  expect(out).toMatch(/\| 90\.0%\s+\|\s+[\d.]+% \|\s+[\d.]+% \|\s+[\d.]+% \|\s+[\d.]+% \|/);
+  expect(fs.readFileSync(plot, 'utf8')).toBe('an earlier plot');
+  const svg = path.join(d, 'scatter-1.svg');
+  expect(out).toContain(`scatter plot: ${svg}`);
+  expect(fs.readFileSync(svg, 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+
+  const r = JSON.parse(fs.readFileSync(json, 'utf8'));
+  expect(r.config.name).toBe('quick');
+  expect(r.main.denseAccuracy).toBeGreaterThan(0.9);
+  expect(out).toContain(`dense test accuracy ${(100 * r.main.denseAccuracy).toFixed(1)}%`);
+  expect(r.main.pruning.map((p: any) => p.sparsity)).toEqual([0.5, 0.75, 0.9]);
+  const p90 = r.main.pruning[2].acc;
+  expect(p90.random).toBeLessThan(p90.fisher - 0.2);
+  expect(p90.random).toBeLessThan(p90.squisher - 0.2);
+  expect(r.main.comparison.pearson).toBeGreaterThan(0.5);
+  expect(r.main.comparison.spearman).toBeGreaterThan(0.5);
+  for (const k of ['none', 'squisher', 'fisher']) {
+    expect(r.split.runs[k].perTask).toHaveLength(5);
+    expect(r.split.runs[k].mean).toBeGreaterThan(0.5);
+  }
+  for (const k of ['average', 'squisher', 'fisher']) expect(r.merge[k]).toBeGreaterThan(0.5);
+  // the JSON must not replace an existing file either
+  await expect(buildProgram().exitOverride().parseAsync(['node', 'squisher', 'demo', '--quick', '--json', json, '--plot', plot]))
+    .rejects.toThrow(/r\.json: file exists; give a new file/);
+}, 300000);
