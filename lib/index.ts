@@ -9,3 +9,4 @@ export * as apps from './apps';
 export { perSampleGrads, fisherDiagonal, FisherDiagonal, squisher, compareDiagonals, func, type FisherOptions, type FisherMeta, type PerSampleOptions, type SquisherOptions, type Comparison } from './fisher';
 export * as optim from './optim';
 export * as data from './data';
+export * as train from './train';
