@@ -3,6 +3,7 @@
 // (F, θ*) per finished task; online EWC (Schwarz et al. 2018) keeps one F ← γ·F_old + F_new anchored
 // at the latest θ*. The Fisher may come from anywhere; its scale is folded into λ (see squisherScale).
 import { noGrad } from '../autograd';
+import { crossEntropy } from '../nn/loss';
 import { Tensor, tensor, keep, dispose, tidy, stack } from '../tensor';
 import { NamedTensors, ParamsLike, matching, namedTensors } from './named';
 
@@ -100,6 +101,17 @@ export class EWC {
 
   /** penalty as a function, for training loops that take an extra loss term. */
   readonly regularizer = (params: ParamsLike): Tensor => this.penalty(params);
+
+  /**
+   * A loss with the penalty added, for loops that take (output, target) => loss, e.g. lib/train's
+   * fit(model, opt, data, { lossFn: ewc.lossFn(model) }). base defaults to cross-entropy.
+   */
+  lossFn(params: ParamsLike, base: (out: Tensor, y: Tensor) => Tensor = (o, y) => crossEntropy(o, y)): (out: Tensor, y: Tensor) => Tensor {
+    return (out, y) => {
+      const l = base(out, y);
+      return this.anchors.length ? l.add(this.penalty(params)) : l;
+    };
+  }
 
   /** The stored Fisher(s) and anchors (read-only views; do not dispose). */
   get state(): { fisher: NamedTensors; theta: NamedTensors }[] { return this.anchors.map((a) => ({ ...a })); }
