@@ -27,7 +27,7 @@ export function defaultDeps(): DemoDeps {
       const live = { kind: a.kind, paramGroups: a.paramGroups, state: () => a.state() };
       return squisher(live as any, o.scale === 'sum' ? { batchSize: o.batchSize, datasetSize: o.datasetSize } : { batchSize: o.batchSize });
     },
-    fisher: (model, data, o) => fisherDiagonal(model, data, { variant: 'exact', reduction: o.reduction, batchSize: o.batchSize }),
+    fisher: (model, data, o) => fisherDiagonal(model, data, { variant: 'exact', reduction: o.reduction, batchSize: o.batchSize, signal: o.signal }),
     compare: (a, b) => {
       const c = compareDiagonals(a, b).overall;
       return { pearson: c.pearson, spearman: c.spearman, top1: c.topk['1%'], top10: c.topk['10%'], relL2: c.relL2, scale: c.scale };

@@ -28,7 +28,7 @@ export interface DemoDeps {
   /** The Squisher from Adam's state: N·B·v (summed-Fisher scale) or B·v (per-example mean scale). */
   squisher(opt: AdamLike, o: { batchSize: number; datasetSize: number; scale: 'sum' | 'mean' }): Map<string, Tensor>;
   /** Exact (expectation over classes) Fisher, summed over the examples ('sum') or their mean ('mean'). */
-  fisher(model: Module, data: Dataset, o: { batchSize: number; reduction: 'sum' | 'mean' }): Promise<Map<string, Tensor>>;
+  fisher(model: Module, data: Dataset, o: { batchSize: number; reduction: 'sum' | 'mean'; signal?: AbortSignal }): Promise<Map<string, Tensor>>;
   compare(a: Map<string, Tensor>, b: Map<string, Tensor>): Comparison;
   /** Writes a log-log scatter plot of b against a (SVG). */
   plot(a: Map<string, Tensor>, b: Map<string, Tensor>, file: string, labels: { x: string; y: string; title: string }): void;

@@ -128,6 +128,9 @@ describe('merging', () => {
     const badF = get('fm1'); badF.set('fc1.weight', tensor([1, 2, 3]));
     await expect(apps.mergeModels(models.slice(0, 2), [fishers[0], badF])).rejects.toThrow(/Fisher 'fc1.weight' in fisher 2 has shape \[3\]/);
     await expect(apps.mergeModels(models, fishers.slice(0, 2))).rejects.toThrow(/2 Fisher diagonals for 3 models/);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(apps.mergeModels(models, fishers, { signal: ac.signal })).rejects.toThrow(/merge: aborted/);
     const seen: string[] = [];
     await apps.mergeModels(models, fishers, { onProgress: (d, t, n) => seen.push(`${d}/${t}:${n}`) });
     expect(seen).toEqual(names.map((n, i) => `${i + 1}/4:${n}`));

@@ -37,7 +37,7 @@ export async function mainRun(ctx: Ctx, plotFile: string | null): Promise<MainRe
   ctx.progress({ stage: 'exact Fisher', done: 0, total: 1 });
   t = Date.now();
   const fdata = head(data, cfg.fisherN);
-  const fisher = rescale(await deps.fisher(model, fdata, { batchSize: 256, reduction: 'sum' }), N / fdata.x.shape[0]);
+  const fisher = rescale(await deps.fisher(model, fdata, { batchSize: 256, reduction: 'sum', signal: ctx.signal }), N / fdata.x.shape[0]);
   const fisherSeconds = (Date.now() - t) / 1000;
   ctx.progress({ stage: 'exact Fisher', done: 1, total: 1 });
   const comparison = deps.compare(sq, fisher);

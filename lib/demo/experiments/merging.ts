@@ -31,7 +31,7 @@ export async function merging(ctx: Ctx): Promise<MergeResult> {
     await train(m, opt, data, { batchSize: cfg.batchSize, epochs: cfg.mergeEpochs, seed: cfg.seed + 1 + i, signal: ctx.signal });
     squishers.push(deps.squisher(opt, { batchSize: cfg.batchSize, datasetSize: N, scale: 'sum' }));
     const M = Math.min(cfg.fisherN, N);
-    fishers.push(rescale(await deps.fisher(m, head(data, M), { batchSize: 256, reduction: 'sum' }), N / M));
+    fishers.push(rescale(await deps.fisher(m, head(data, M), { batchSize: 256, reduction: 'sum', signal: ctx.signal }), N / M));
     models.push(m);
     dispose(data);
     progress(2 + i);

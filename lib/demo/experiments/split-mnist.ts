@@ -40,7 +40,7 @@ export async function splitMnist(ctx: Ctx): Promise<SplitResult> {
           const head = new TaskHead(model, TASKS[t]);
           const m = Math.min(cfg.fisherN, N);
           const data = { x: trainSets[t].x.narrow(0, 0, m), y: trainSets[t].y.narrow(0, 0, m).sub(TASKS[t][0]) };
-          F = TaskHead.unprefix(await deps.fisher(head, data, { batchSize: 256, reduction: 'mean' }));
+          F = TaskHead.unprefix(await deps.fisher(head, data, { batchSize: 256, reduction: 'mean', signal: ctx.signal }));
         }
         ewc.consolidate(model, F);
         dispose(F);
