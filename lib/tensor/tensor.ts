@@ -56,7 +56,7 @@ export class Tensor {
   get ndim(): number { return this.meta()[1].length; }
   get numel(): number { return this.meta()[1].reduce((a, b) => a * b, 1); }
   get dtype(): DType { return dtypeFromCode(this.meta()[0]); }
-  get device(): string { return native.meta(this.handle)[2]; }
+  get device(): string { return this.meta()[2]; }
   get isCuda(): boolean { return this.device.startsWith('cuda'); }
   get strides(): number[] { return native.strides(this.handle); }
   /** Size in bytes of this tensor's elements (not of the storage it views). */
