@@ -39,9 +39,19 @@ def sync(dev):
 
 
 def main():
-    c = json.loads(sys.argv[1])
+    if sys.argv[1] == "serve":
+        # one timed run per request line, so Node can interleave its runs with Python's (a shared machine's
+        # load changes from minute to minute; adjacent runs see the same load)
+        data = mnist("train")
+        for line in sys.stdin:
+            print(json.dumps(run(json.loads(line), data)), flush=True)
+        return
+    print(json.dumps(run(json.loads(sys.argv[1]), mnist("train"))))
+
+
+def run(c, data):
     dev = c["device"]
-    x, y = mnist("train")
+    x, y = data
     if c.get("epoch"):
         # one shuffled epoch (the order comes from Node, so both see the same batches), then test accuracy
         order = torch.tensor(json.load(open(c["order"])))
@@ -63,8 +73,7 @@ def main():
         model.eval()
         with torch.no_grad():
             acc = sum((model(xt[s:s + 1000]).argmax(1) == yt[s:s + 1000]).sum().item() for s in range(0, len(yt), 1000)) / len(yt)
-        print(json.dumps({"seconds": secs, "accuracy": acc}))
-        return
+        return {"seconds": secs, "accuracy": acc}
     B, n = c["batch"], c["warmup"] + c["steps"]
     xs = [x[(s * B) % 59904:(s * B) % 59904 + B].to(dev) for s in range(n)]
     ys = [y[(s * B) % 59904:(s * B) % 59904 + B].to(dev) for s in range(n)]
@@ -85,7 +94,7 @@ def main():
         sync(dev)
         times.append(time.perf_counter() - t0)
         losses.append(loss.item())
-    print(json.dumps({"times": times, "loss": losses[-1]}))
+    return {"times": times, "loss": losses[-1]}
 
 
 if __name__ == "__main__":
