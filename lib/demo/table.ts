@@ -30,6 +30,11 @@ export function formatResults(r: DemoResult): string {
   out.push(table(['sparsity', 'Squisher', 'Fisher', 'magnitude', 'random'],
     m.pruning.map((p) => [pct(p.sparsity), pct(p.acc.squisher), pct(p.acc.fisher), pct(p.acc.magnitude), pct(p.acc.random)])));
   out.push('');
+  const L = m.laplace;
+  out.push(`2b. Last-layer diagonal Laplace (layer ${L.layer}; δ by marginal likelihood; probit predictive): test calibration`);
+  const lrow = (name: string, c: typeof L.map) => [name, pct(c.accuracy), c.nll.toFixed(4), c.ece.toFixed(4), c.priorPrecision === undefined ? '-' : c.priorPrecision.toPrecision(3)];
+  out.push(table(['predictive', 'accuracy', 'NLL', 'ECE', 'δ'], [lrow('Laplace, Squisher', L.squisher), lrow('Laplace, Fisher', L.fisher), lrow('MAP (no Laplace)', L.map)]));
+  out.push('');
   const s = r.split.runs;
   out.push(`3. Task-incremental split MNIST, 5 tasks, EWC λ=${r.split.lambda}: mean accuracy over tasks after the last (per task)`);
   out.push(table(['penalty', 'mean', 'per task'], (['squisher', 'fisher', 'none'] as const).map((k) =>

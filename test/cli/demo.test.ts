@@ -6,7 +6,7 @@ import * as path from 'path';
 import { buildProgram } from '../../lib/cli/main';
 import { tmpDir } from '../helpers/oracle';
 
-test('demo --quick prints the four result tables, writes the scatter plot and the JSON', async () => {
+test('demo --quick prints the result tables, writes the scatter plot and the JSON', async () => {
   const d = tmpDir();
   const plot = path.join(d, 'scatter.svg');
   const json = path.join(d, 'r.json');
@@ -18,7 +18,7 @@ test('demo --quick prints the four result tables, writes the scatter plot and th
     await buildProgram().exitOverride().parseAsync(['node', 'squisher', 'demo', '--quick', '--plot', plot, '--json', json]);
   } finally { log.mockRestore(); err.mockRestore(); }
   const out = lines.join('\n');
-  for (const h of ['1. Squisher vs exact Fisher', '2. Pruning', '3. Task-incremental split MNIST', '4. Merging']) expect(out).toContain(h);
+  for (const h of ['1. Squisher vs exact Fisher', '2. Pruning', '2b. Last-layer diagonal Laplace', '3. Task-incremental split MNIST', '4. Merging']) expect(out).toContain(h);
   expect(out).toMatch(/\| 90\.0%\s+\|\s+[\d.]+% \|\s+[\d.]+% \|\s+[\d.]+% \|\s+[\d.]+% \|/);
   expect(fs.readFileSync(plot, 'utf8')).toBe('an earlier plot');
   const svg = path.join(d, 'scatter-1.svg');
@@ -35,6 +35,13 @@ test('demo --quick prints the four result tables, writes the scatter plot and th
   expect(p90.random).toBeLessThan(p90.squisher - 0.2);
   expect(r.main.comparison.pearson).toBeGreaterThan(0.5);
   expect(r.main.comparison.spearman).toBeGreaterThan(0.5);
+  for (const k of ['map', 'squisher', 'fisher']) {
+    const c = r.main.laplace[k];
+    expect(c.accuracy).toBeGreaterThan(0.5);
+    expect(Number.isFinite(c.nll) && c.nll > 0).toBe(true);
+    expect(c.ece).toBeGreaterThanOrEqual(0);
+    if (k !== 'map') expect(c.priorPrecision).toBeGreaterThan(0);
+  }
   for (const k of ['none', 'squisher', 'fisher']) {
     expect(r.split.runs[k].perTask).toHaveLength(5);
     expect(r.split.runs[k].mean).toBeGreaterThan(0.5);

@@ -8,6 +8,7 @@ import { Comparison } from '../deps';
 import { accuracy, head, train } from '../loop';
 import { mlp } from '../model';
 import { Ctx, rescale } from './context';
+import { laplace, LaplaceResult } from './laplace';
 
 export interface MainResult {
   denseAccuracy: number;
@@ -17,6 +18,7 @@ export interface MainResult {
   comparison: Comparison;
   /** sparsity -> method -> test accuracy after pruning (no fine-tuning). */
   pruning: { sparsity: number; acc: Record<'squisher' | 'fisher' | 'magnitude' | 'random', number> }[];
+  laplace: LaplaceResult;
 }
 
 export async function mainRun(ctx: Ctx, plotFile: string | null): Promise<MainResult> {
@@ -55,8 +57,11 @@ export async function mainRun(ctx: Ctx, plotFile: string | null): Promise<MainRe
     }
     pruning.push({ sparsity: s, acc });
   }
+  ctx.progress({ stage: 'diagonal Laplace', done: 0, total: 1 });
+  const lap = await laplace(model, data, ctx.test, { squisher: sq, fisher }, cfg.seed);
+  ctx.progress({ stage: 'diagonal Laplace', done: 1, total: 1 });
   dispose(sq); dispose(fisher); model.dispose();
-  return { denseAccuracy, trainSeconds, squisherSeconds, fisherSeconds, comparison, pruning };
+  return { denseAccuracy, trainSeconds, squisherSeconds, fisherSeconds, comparison, pruning, laplace: lap };
 }
 
 /** Test accuracy of a pruned copy (global scope over Linear weights; the model itself is untouched). */
