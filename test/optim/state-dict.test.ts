@@ -27,48 +27,59 @@ describe.each(MID_CASES)('%s', (name) => {
     train(model2, opt2, ref.mid, ref.steps);
     expect(mismatches(name, model2, opt2)).toEqual([]);
   });
+});
 
-  test('export: Node state_dict at step 25, loaded by torch optimizer.load_state_dict, 25 Python steps = PyTorch 50 steps', () => {
+// Export: one Python process checks all four cases (a torch import per case would dominate the file's time).
+test.each(MID_CASES)('export %s: Node state_dict at step 25, loaded by torch optimizer.load_state_dict, 25 Python steps = PyTorch 50 steps', (name) => {
+  const r = exported()[name];
+  expect(r.bad).toEqual([]);
+  expect(r.n_state).toBe(Object.keys(ref.configs[name].state).length);
+});
+
+let exportResults: Record<string, { bad: string[]; n_state: number }> | null = null;
+function exported(): Record<string, { bad: string[]; n_state: number }> {
+  if (exportResults) return exportResults;
+  const dir = tmpDir();
+  const py = (v: unknown): string => Array.isArray(v) ? `(${v.map((x) => `float(${x})`).join(',')})` : typeof v === 'boolean' ? (v ? 'True' : 'False') : JSON.stringify(v);
+  const cases = MID_CASES.map((name) => {
     const model = makeModel();
     const opt = makeOptimizer(name, model);
     train(model, opt, 0, ref.mid);
-    const dir = tmpDir();
-    const optFile = path.join(dir, 'optim.pt'), modelFile = path.join(dir, 'model.pt');
+    const optFile = path.join(dir, `${name}-optim.pt`), modelFile = path.join(dir, `${name}-model.pt`);
     save(optFile, opt.stateDict());
     saveStateDict(modelFile, model.stateDict());
     const c = ref.configs[name];
     const groups = name === 'adam_groups'
       ? `[{'params': ps[:2], 'lr': 1e-2}, {'params': ps[2:], 'lr': 3e-3, 'weight_decay': 0.02}]` : 'ps';
-    const py = (v: unknown): string => Array.isArray(v) ? `(${v.map((x) => `float(${x})`).join(',')})` : typeof v === 'boolean' ? (v ? 'True' : 'False') : JSON.stringify(v);
     const kw = Object.entries(c.kw).map(([k, v]) => `${k}=${py(v)}`).join(', ');
-    const r = python(`
-import sys, json, torch, torch.nn as nn, torch.nn.functional as F
+    return `(${JSON.stringify(name)}, ${JSON.stringify(optFile)}, ${JSON.stringify(modelFile)}, lambda ps: torch.optim.${c.cls}(${groups}, ${kw}))`;
+  });
+  exportResults = python(`
+import sys, json, torch, torch.nn.functional as F
 sys.path.insert(0, 'scripts/fixtures')
 from optim import make_model
-from _common import tensor_json
 ref = json.load(open('test/fixtures/generated/optim.json'))
-m = make_model(); m.load_state_dict(torch.load(sys.argv[2], weights_only=True))
-ps = list(m.parameters())
-opt = torch.optim.${c.cls}(${groups}, ${kw})
-sd = torch.load(sys.argv[1], weights_only=True)
-opt.load_state_dict(sd)
 x = torch.tensor(ref['x']['data']).view(64, 10); y = torch.tensor(ref['y']['data'])
 B = ref['batch']
-for step in range(ref['mid'], ref['steps']):
-    b = step % (64 // B)
-    opt.zero_grad(); F.cross_entropy(m(x[b*B:(b+1)*B]), y[b*B:(b+1)*B]).backward(); opt.step()
-names = {p: n for n, p in m.named_parameters()}
-bad = [n for n, p in m.named_parameters() if not torch.equal(p, torch.tensor(ref['configs']['${name}']['params'][n]['data']).view_as(p))]
-for p, s in opt.state.items():
-    for k, v in s.items():
-        want = ref['configs']['${name}']['state'][names[p]][k]['data']
-        if not torch.equal(v.flatten().double(), torch.tensor(want, dtype=torch.float64)): bad.append(names[p] + '.' + k)
-print(json.dumps({'bad': bad, 'group_keys': sorted(opt.param_groups[0].keys()), 'n_state': len(opt.state)}))
-`, [optFile, modelFile]);
-    expect(r.bad).toEqual([]);
-    expect(r.n_state).toBe(Object.keys(c.state).length);
-  });
-});
+out = {}
+for name, opt_file, model_file, make_opt in [${cases.join(', ')}]:
+    m = make_model(); m.load_state_dict(torch.load(model_file, weights_only=True))
+    opt = make_opt(list(m.parameters()))
+    opt.load_state_dict(torch.load(opt_file, weights_only=True))
+    for step in range(ref['mid'], ref['steps']):
+        b = step % (64 // B)
+        opt.zero_grad(); F.cross_entropy(m(x[b*B:(b+1)*B]), y[b*B:(b+1)*B]).backward(); opt.step()
+    names = {p: n for n, p in m.named_parameters()}
+    want = ref['configs'][name]
+    bad = [n for n, p in m.named_parameters() if not torch.equal(p, torch.tensor(want['params'][n]['data']).view_as(p))]
+    for p, s in opt.state.items():
+        for k, v in s.items():
+            if not torch.equal(v.flatten().double(), torch.tensor(want['state'][names[p]][k]['data'], dtype=torch.float64)):
+                bad.append(names[p] + '.' + k)
+    out[name] = {'bad': bad, 'n_state': len(opt.state)}
+print(json.dumps(out))`);
+  return exportResults!;
+}
 
 describe('bad state dicts are refused with the offending parameter named, nothing changed', () => {
   const sd = () => load(fixture('optim_adam_mid.pt')) as Map<string, any>;
