@@ -6,6 +6,7 @@
 // wd·θ into ḡ, hence into v; AdamW does not (both are accepted; the metadata says which it was).
 import { flattenTensors, load } from '../io';
 import { Module } from '../nn/module';
+import { pyPow } from '../optim/libm';
 import { Tensor } from '../tensor/tensor';
 import { FisherDiagonal, FisherMeta } from './result';
 
@@ -134,7 +135,10 @@ function scaled(source: SquisherSource, o: SquisherOptions, onLoad: (ts: Tensor[
     // the result is made of new tensors, so the loaded checkpoint is freed once they exist (or on error)
     onLoad([...flattenTensors(sd).values()]);
     ex = fromStateDict(sd, source.model, !!o.useMax, source.file);
-  } else if ('stateDict' in source) ex = fromStateDict(source.stateDict, source.model, !!o.useMax);
+  } else if ('stateDict' in source && typeof source.stateDict !== 'function') {
+    // (a live optimizer also has a stateDict *method*; only { stateDict, model } objects carry data here)
+    ex = fromStateDict(source.stateDict, source.model, !!o.useMax);
+  }
   else if (typeof (source as OptimizerLike).state === 'function') ex = fromLive(source as OptimizerLike, !!o.useMax);
   else throw new TypeError('squisher: pass an optimizer (with state()), { stateDict, model } or { file, model }');
   if (ex.kind === 'sgd') throw noAccumulator(new Set(['momentum_buffer']), ex.v.size);
@@ -143,7 +147,8 @@ function scaled(source: SquisherSource, o: SquisherOptions, onLoad: (ts: Tensor[
   if (o.datasetSize !== undefined) factor *= o.datasetSize;
   if (o.biasCorrection) {
     if (!(ex.step > 0)) throw new Error('squisher: bias correction needs step > 0');
-    factor = factor / (1 - ex.beta2 ** ex.step);
+    // Python's float ** (C's pow), not V8's Math.pow, which differs by an ulp on many (beta2, step) pairs
+    factor = factor / (1 - pyPow(ex.beta2, ex.step));
   }
   // one multiplication by a double, as PyTorch does for `v * factor`, so the result is bit-equal to Python's
   const out = new FisherDiagonal([...ex.v].map(([n, t]) => [n, factor === 1 ? t.detach().clone() : t.detach().mul(factor)]));

@@ -63,3 +63,20 @@ test('clear errors: SGD (names what it found), a model that does not match, bad 
   expect(() => squisher({ file: fixture('fisher_mlp_data.safetensors'), model: model('adam') })).toThrow(/no 'state' entry \(keys: [xy], [xy]\)/);
   expect(() => squisher({ stateDict: tensor([1]), model: model('adam') })).toThrow(/not a PyTorch optimizer state_dict/);
 });
+
+test('from a live lib/optim Adam: B·v by name, equal to its exp_avg_sq times B', () => {
+  const { nn, optim, crossEntropy, randn, randint, tidy } = require('../../lib');
+  const m = new nn.Sequential(new nn.Linear(6, 5), new nn.ReLU(), new nn.Linear(5, 3));
+  const adam = new optim.Adam(m, { lr: 1e-2 });
+  for (let i = 0; i < 3; i++) {
+    tidy(() => {
+      adam.zeroGrad();
+      crossEntropy(m.call(randn([4, 6])), randint(0, 3, [4])).backward();
+      adam.step();
+    });
+  }
+  const S = squisher(adam, { batchSize: 4 });
+  expect([...S.keys()]).toEqual(m.namedParameters().map(([n]: [string]) => n));
+  for (const [n, st] of adam.state()) expect(S.get(n)!.equal(st.exp_avg_sq.mul(4))).toBe(true);
+  expect(S.meta).toMatchObject({ optimizer: 'adam', step: 3, scale: 'B*v', factor: 4 });
+});
