@@ -21,12 +21,8 @@ export function defaultDeps(): DemoDeps {
   return {
     adam: (model, lr) => new Adam(model, { lr }) as unknown as AdamLike,
     mnist: (split, limit) => loadMnist({ split, limit }),
-    squisher: (opt, o) => {
-      // Only the live-state view: squisher() reads anything with a stateDict member as a saved state_dict.
-      const a = opt as unknown as Adam;
-      const live = { kind: a.kind, paramGroups: a.paramGroups, state: () => a.state() };
-      return squisher(live as any, o.scale === 'sum' ? { batchSize: o.batchSize, datasetSize: o.datasetSize } : { batchSize: o.batchSize });
-    },
+    squisher: (opt, o) => squisher(opt as unknown as Adam,
+      o.scale === 'sum' ? { batchSize: o.batchSize, datasetSize: o.datasetSize } : { batchSize: o.batchSize }),
     fisher: (model, data, o) => fisherDiagonal(model, data, { variant: 'exact', reduction: o.reduction, batchSize: o.batchSize, signal: o.signal }),
     compare: (a, b) => {
       const c = compareDiagonals(a, b).overall;

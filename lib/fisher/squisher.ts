@@ -15,7 +15,8 @@ export interface AdamParamState { step: number | Tensor; exp_avg?: Tensor; exp_a
 /** What the Squisher needs from a live optimizer (lib/optim's Adam/AdamW satisfy it). */
 export interface OptimizerLike {
   kind?: string;
-  state(): Map<string, AdamParamState>;
+  /** name -> per-parameter state (Adam's { step, exp_avg, exp_avg_sq }; anything else is named in the error). */
+  state(): Map<string, object>;
   paramGroups: { betas?: readonly [number, number] | number[]; weight_decay?: number; weightDecay?: number; amsgrad?: boolean; params?: unknown[] }[];
 }
 
@@ -51,7 +52,7 @@ function pick(s: AdamParamState, name: string, useMax: boolean): Tensor {
 }
 
 function fromLive(opt: OptimizerLike, useMax: boolean): Extracted {
-  const st = opt.state();
+  const st = opt.state() as Map<string, AdamParamState>;
   if (!(st instanceof Map)) throw new TypeError('squisher: optimizer.state() must return a Map of parameter name -> state');
   if (st.size === 0) throw new Error('squisher: the optimizer has no state yet (no step() was taken)');
   const found = new Set<string>();
