@@ -1,20 +1,10 @@
 // `squisher merge` end to end: Python loads the merged checkpoint and recomputes the merge from the same
 // files (Fisher-weighted with floor and normalisation, plain average, gradient matching).
 import * as path from 'path';
-import { buildProgram } from '../../lib/cli/main';
+import { runCli } from '../helpers/cli';
 import { fixture, python, tmpDir } from '../helpers/oracle';
 
-async function run(...args: string[]): Promise<{ out: string; err: string }> {
-  const lines: string[] = [];
-  const errs: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a) => { lines.push(a.join(' ')); });
-  const err = jest.spyOn(console, 'error').mockImplementation((...a) => { errs.push(a.join(' ')); });
-  const w = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'squisher', ...args]);
-  } finally { log.mockRestore(); err.mockRestore(); w.mockRestore(); }
-  return { out: lines.join('\n'), err: errs.join('\n') };
-}
+const run = runCli;
 const f = (n: string) => fixture(`apps_cli/${n}`);
 
 const CHECK = `import sys, json, torch

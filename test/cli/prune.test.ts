@@ -2,18 +2,10 @@
 // torch.nn.utils.prune given the same importance scores; errors for bad input and existing outputs.
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildProgram } from '../../lib/cli/main';
+import { runCliOut } from '../helpers/cli';
 import { fixture, python, tmpDir } from '../helpers/oracle';
 
-async function run(...args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a) => { lines.push(a.join(' ')); });
-  const err = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'squisher', ...args]);
-  } finally { log.mockRestore(); err.mockRestore(); }
-  return lines.join('\n');
-}
+const run = runCliOut;
 
 const model = () => fixture('apps_cli/m0.pt');
 const fisher = () => fixture('apps_cli/f0.safetensors');

@@ -2,19 +2,11 @@
 // checked against the torch.func / Adam references; bad inputs and existing outputs refused.
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildProgram } from '../../lib/cli/main';
+import { runCliOut } from '../helpers/cli';
 import { fixture, fixtureJson, python, tmpDir } from '../helpers/oracle';
 import { ref } from './_ref';
 
-async function run(...args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a) => { lines.push(a.join(' ')); });
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'squisher', ...args]);
-  } finally { log.mockRestore(); err.mockRestore(); }
-  return lines.join('\n');
-}
+const run = runCliOut;
 
 // Python: worst relative error of every tensor in OUT against the JSON reference, and the metadata.
 const CHECK = `import sys, json, torch

@@ -1,17 +1,9 @@
 // The inspect and convert commands, run in-process through the real commander program.
 import * as path from 'path';
-import { buildProgram } from '../../lib/cli/main';
+import { runCliOut } from '../helpers/cli';
 import { fixture, python, tmpDir } from '../helpers/oracle';
 
-async function run(...args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a) => { lines.push(a.join(' ')); });
-  const err = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'squisher', ...args]);
-  } finally { log.mockRestore(); err.mockRestore(); }
-  return lines.join('\n');
-}
+const run = runCliOut;
 
 test('inspect --json lists name, dtype (PyTorch names) and shape of every tensor', async () => {
   const out = JSON.parse(await run('inspect', '--json', fixture('checkpoints/dtypes.pt')));
