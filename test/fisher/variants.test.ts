@@ -13,7 +13,7 @@ describe.each(CASES)('%s (TorchScript)', (name) => {
   const m = scriptModel(name);
   const d = data(name);
   const opts = { task: ref[name].task, batchSize: ref.batch, samples: ref.k, seed: ref.seed };
-  test.each(VARIANTS.flatMap((v) => (v === 'batched' ? [[v, 'auto']] : [[v, 'fast'], [v, 'vmap']])))(
+  test.each(VARIANTS.flatMap((v): [string, string][] => (v === 'batched' ? [[v, 'auto']] : [[v, 'fast'], [v, 'vmap']])))(
     '%s on the %s engine: rel. err <= 1e-4 against torch.func', async (variant, engine) => {
       const F = await fisherDiagonal(m, d, { ...opts, variant: variant as any, engine: engine as any });
       expect(worstRelErr(F, ref[name].fisher[variant])).toBeLessThan(1e-4);

@@ -141,7 +141,7 @@ describe('saving torch.save files that Python loads', () => {
     const base = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), { shape: [2, 3] });
     const v = new Map<unknown, unknown>([
       ['model', new OrderedDict([['w', base], ['wt', base.t()], ['row', base.select(0, 1)]])],
-      ['state', new Map([[0, new Map([['step', 5], ['m', tensor([0.5, -1])]])]])],
+      ['state', new Map([[0, new Map<string, unknown>([['step', 5], ['m', tensor([0.5, -1])]])]])],
       ['betas', tuple(0.9, 0.999)], ['none', null], ['flag', true], ['name', 'x'], ['big', 2n ** 70n], ['neg', -70000],
     ]);
     const out = path.join(dir, 'built.pt');

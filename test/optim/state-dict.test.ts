@@ -121,7 +121,7 @@ describe('bad state dicts are refused with the offending parameter named, nothin
   test('a training checkpoint with an optimizer entry is accepted; hyperparameters come from the state dict', () => {
     const model = makeModel();
     model.loadStateDict(load(fixture('optim_adam_model_mid.pt')) as Map<string, any>);
-    const opt = new optim.Adam(model, { lr: 0.5 }).loadStateDict(new Map([['epoch', 3], ['optimizer', sd()]]));
+    const opt = new optim.Adam(model, { lr: 0.5 }).loadStateDict(new Map<string, unknown>([['epoch', 3], ['optimizer', sd()]]));
     expect(opt.paramGroups[0].lr).toBe(1e-2);
     expect(opt.state().get('0.weight')!.step).toBe(25);
   });

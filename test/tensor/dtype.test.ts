@@ -44,7 +44,7 @@ describe('dtype round trips against Python torch', () => {
     const buf = Buffer.alloc(16);
     buf.writeFloatLE(1.5, 4);
     const view = new Float32Array(buf.buffer, buf.byteOffset + 4, 2);
-    expect(Array.from(tensor(view).toArray())).toEqual([1.5, 0]);
+    expect(Array.from(tensor(view).toArray() as Float32Array)).toEqual([1.5, 0]);
     const b = tensor(new Float32Array([1, 2, 3, 4]), { shape: [2, 2] }).toBuffer();
     expect(b.readFloatLE(12)).toBe(4);
   });
@@ -63,7 +63,7 @@ describe('dtype round trips against Python torch', () => {
     const im = tensor([3, -4]);
     const c: Tensor = callOp('aten::complex', '', re, im);
     expect(c.dtype).toBe('complex64');
-    expect(Array.from(c.toArray())).toEqual([1, 3, 2, -4]);
+    expect(Array.from(c.toArray() as Float32Array)).toEqual([1, 3, 2, -4]);
   });
 });
 
