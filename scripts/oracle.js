@@ -23,13 +23,16 @@ function findPython() {
     '(it installs the CPU wheel into .torch-venv when no torch is found), or set SQUISHER_PYTHON.');
 }
 
-// safetensors' own Python package reads back what squisher writes; install it beside torch if missing.
+// Besides torch, the oracle needs safetensors' own Python package (it reads back what squisher writes)
+// and numpy (safetensors.torch and some references use it); install them beside torch if missing.
+const ORACLE_PACKAGES = ['safetensors', 'numpy'];
 function ensureOracle() {
   const py = findPython();
-  if (!hasModules(py, ['safetensors'])) {
-    process.stderr.write(`squisher tests: installing the safetensors Python package for ${py}\n`);
-    const r = spawnSync(py, ['-m', 'pip', 'install', 'safetensors'], { stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`could not install safetensors for ${py}; install it: ${py} -m pip install safetensors`);
+  const missing = ORACLE_PACKAGES.filter((m) => !hasModules(py, [m]));
+  if (missing.length) {
+    process.stderr.write(`squisher tests: installing ${missing.join(', ')} for ${py}\n`);
+    const r = spawnSync(py, ['-m', 'pip', 'install', ...missing], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`could not install ${missing.join(', ')} for ${py}; install them: ${py} -m pip install ${missing.join(' ')}`);
   }
   return py;
 }
