@@ -10,4 +10,7 @@ import { registerFisher } from './fisher';
 import { registerSquisher } from './squisher';
 import { registerCompare } from './compare';
 
-export const commands: ((program: Command) => void)[] = [registerInfo, registerInspect, registerConvert, registerPrune, registerMerge, registerDemo, registerFisher, registerSquisher, registerCompare];
+export const commands: ((program: Command) => void)[] = [
+  registerDemo, registerFisher, registerSquisher, registerCompare, registerPrune, registerMerge,
+  registerInspect, registerConvert, registerInfo,
+];
