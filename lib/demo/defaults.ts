@@ -4,7 +4,7 @@ import { Adam } from '../optim';
 import { loadMnist } from '../data';
 import { compareDiagonals, fisherDiagonal } from '../fisher';
 import { squisher } from '../fisher/squisher';
-import { scatterSvg } from '../plot';
+import { scatterPng, scatterSvg } from '../plot';
 import { Tensor } from '../tensor';
 import { AdamLike, DemoDeps } from './deps';
 import { writeText } from './plot-file';
@@ -30,7 +30,8 @@ export function defaultDeps(): DemoDeps {
     },
     plot: (x, y, file, l) => {
       const names = [...x.keys()].filter((n) => y.has(n));
-      writeText(file, scatterSvg(flat(x, names), flat(y, names), { title: l.title, xLabel: l.x, yLabel: l.y }));
+      const xs = flat(x, names), ys = flat(y, names), opts = { title: l.title, xLabel: l.x, yLabel: l.y };
+      writeText(file, /\.png$/i.test(file) ? scatterPng(xs, ys, opts) : scatterSvg(xs, ys, opts));
     },
   };
 }

@@ -14,6 +14,6 @@ export function freshPath(file: string): string {
   }
 }
 
-export function writeText(file: string, text: string, overwrite = false): void {
-  writeAtomic(file, { overwrite }, (fd) => { fs.writeSync(fd, text); });
+export function writeText(file: string, data: string | Buffer, overwrite = false): void {
+  writeAtomic(file, { overwrite }, (fd) => { fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data); });
 }

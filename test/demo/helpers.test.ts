@@ -7,6 +7,7 @@ import { restrict, subset, head } from '../../lib/demo/loop';
 import { TaskHead, mlp, cloneModel } from '../../lib/demo/model';
 import { freshPath } from '../../lib/demo/plot-file';
 import { tmpDir } from '../helpers/oracle';
+import { defaultDeps } from '../../lib/demo/defaults';
 
 const long = (xs: number[]) => tensor(BigInt64Array.from(xs.map(BigInt)));
 
@@ -54,4 +55,15 @@ test('freshPath never returns an existing file', () => {
   expect(freshPath(p)).toBe(path.join(d, 'plot-1.svg'));
   fs.writeFileSync(path.join(d, 'plot-1.svg'), 'x');
   expect(freshPath(p)).toBe(path.join(d, 'plot-2.svg'));
+});
+
+test('the demo writes its scatter plot as PNG or SVG by the file extension', () => {
+  const dir = tmpDir();
+  const a = new Map([['w', tensor([1e-3, 1e-2, 1e-1, 1])]]);
+  const b = new Map([['w', tensor([2e-3, 1e-2, 3e-1, 2])]]);
+  const labels = { title: 't', x: 'Squisher', y: 'Fisher' };
+  defaultDeps().plot(a, b, path.join(dir, 'p.png'), labels);
+  defaultDeps().plot(a, b, path.join(dir, 'p.svg'), labels);
+  expect(fs.readFileSync(path.join(dir, 'p.png')).subarray(1, 4).toString()).toBe('PNG');
+  expect(fs.readFileSync(path.join(dir, 'p.svg'), 'utf8')).toMatch(/^<svg/);
 });

@@ -15,11 +15,12 @@ export function registerDemo(program: Command): void {
     .description('the Squisher vs the exact Fisher on MNIST: correlation, pruning, split-MNIST EWC, merging (a few minutes; --quick under one)')
     .option('--device <d>', 'cpu or cuda', 'cpu')
     .option('--quick', 'smaller runs (under a minute on a laptop CPU)')
-    .option('--plot <file>', 'scatter plot of the Squisher against the Fisher (SVG; never replaces a file: a -1, -2 suffix is added)', 'squisher-demo.svg')
+    .option('--plot <file>', 'scatter plot of the Squisher against the Fisher (.svg or .png; never replaces a file: a -1, -2 suffix is added)', 'squisher-demo.svg')
     .option('--json <file>', 'also write the results as JSON (a new file)')
     .action(async (o: { device: string; quick?: boolean; plot: string; json?: string }) => {
       // Refuse an existing JSON output before minutes of work, not after.
       if (o.json && fs.existsSync(o.json)) throw new Error(`${o.json}: file exists; give a new file for --json`);
+      if (!/\.(svg|png)$/i.test(o.plot)) throw new Error(`--plot ${o.plot}: use a .svg or .png file name`);
       const device = resolveDevice(o.device);
       const plotFile = freshPath(o.plot);
       const ac = new AbortController();
