@@ -33,16 +33,27 @@ static OpInfo* lookup(Napi::Env env, const std::string& name, const std::string&
   return raw;
 }
 
+static const napi_type_tag kOpTag = {0x6f70696e666f5371ULL, 0x2d8e4b1ac39f7d05ULL};
+
 // findOp(name, overload): a handle to call with callOp; looked up once, kept for the process' life.
 static Napi::Value FindOp(const Napi::CallbackInfo& info) {
   requireArgs(info, 2, "findOp");
   auto* op = lookup(info.Env(), info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
-  return Napi::External<OpInfo>::New(info.Env(), op);
+  auto ext = Napi::External<OpInfo>::New(info.Env(), op);
+  ext.TypeTag(&kOpTag);
+  return ext;
+}
+
+// The op handle in argument 0, checked: a tensor or module handle here must not be read as an OpInfo.
+static OpInfo* unwrapOp(const Napi::CallbackInfo& info, const char* fn) {
+  if (info.Length() < 1 || !info[0].IsExternal() || !info[0].As<Napi::External<OpInfo>>().CheckTypeTag(&kOpTag)) {
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": first argument must be an op handle (from findOp)");
+  }
+  return info[0].As<Napi::External<OpInfo>>().Data();
 }
 
 static Napi::Value Schema(const Napi::CallbackInfo& info) {
-  requireArgs(info, 1, "opSchema");
-  auto* op = info[0].As<Napi::External<OpInfo>>().Data();
+  auto* op = unwrapOp(info, "opSchema");
   std::ostringstream os;
   os << op->handle.schema();
   return Napi::String::New(info.Env(), os.str());
@@ -85,8 +96,7 @@ static Napi::Value results(Napi::Env env, OpInfo* op, torch::jit::Stack& stack) 
 
 // callOp(op, ...args): runs the operator on this thread.
 static Napi::Value CallOp(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "callOp: first argument must be an op handle");
-  auto* op = info[0].As<Napi::External<OpInfo>>().Data();
+  auto* op = unwrapOp(info, "callOp");
   auto stack = buildStack(info, op, 1, false);
   op->handle.callBoxed(stack);
   return results(info.Env(), op, stack);
@@ -142,8 +152,7 @@ class OpWorker : public Napi::AsyncWorker {
 };
 
 static Napi::Value CallOpAsync(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "callOpAsync: first argument must be an op handle");
-  auto* op = info[0].As<Napi::External<OpInfo>>().Data();
+  auto* op = unwrapOp(info, "callOpAsync");
   auto* w = new OpWorker(info.Env(), op, buildStack(info, op, 1, true));
   auto p = w->promise();
   w->Queue();

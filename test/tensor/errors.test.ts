@@ -24,6 +24,13 @@ describe('errors', () => {
     expect(() => zeros([1], { device: 'cuda:0' })).toThrow(/CUDA/);
     expect(() => zeros([1], { dtype: 'float128' as any })).toThrow(/unknown dtype 'float128'/);
   });
+  test('native handles are type-tagged: a tensor passed where an op or module belongs is refused, not misread', () => {
+    const { native } = require('../../lib/native');
+    const t = zeros([1]);
+    expect(() => native.callOp(t.handle, t.handle)).toThrow(/first argument must be an op handle/);
+    expect(() => native.jitForward(t.handle, [])).toThrow(/expected a TorchScript module handle/);
+    expect(() => native.toBuffer(native.findOp('aten::add', 'Tensor'))).toThrow(/expected a Tensor/);
+  });
   test('using a disposed tensor throws', () => {
     const a = zeros([2]);
     a.dispose();
