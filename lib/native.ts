@@ -10,6 +10,7 @@ export interface Native {
   fromBuffer(data: ArrayBufferView | ArrayBuffer, dtype: number, shape: number[]): Handle;
   toBuffer(h: Handle): ArrayBuffer;
   readFileBytes(fd: number, offset: number, nbytes: number): Handle;
+  readFileBytesAsync(fd: number, offset: number, nbytes: number): Promise<Handle>;
   copyToBuffer(h: Handle, dst: ArrayBufferView | ArrayBuffer): void;
   copyFromBuffer(h: Handle, src: ArrayBufferView | ArrayBuffer): void;
   meta(h: Handle): [number, number[], string, boolean];

@@ -7,7 +7,7 @@ import { Tensor } from '../tensor';
 import { WriteOptions } from './atomic';
 import { loadSafetensors, saveSafetensors } from './safetensors';
 import { CheckpointError, openSource } from './source';
-import { LoadOptions, archiveLayout, loadTorch, saveTorch, sniff } from './torchsave';
+import { LoadOptions, archiveLayout, loadTorch, loadTorchAsync, saveTorch, sniff } from './torchsave';
 import { loadTorchScript } from './torchscript';
 import { flattenTree } from './tree';
 import { OrderedDict } from './values';
@@ -50,6 +50,15 @@ export function load(file: string, opts: LoadOptions = {}): unknown {
     return loadSafetensors(file, { device: loc === 'keep' ? 'cpu' : loc });
   }
   return loadTorch(file, opts);
+}
+
+/**
+ * load() with a torch.save file's tensor bytes read on worker threads, so a service's event loop keeps
+ * running while a large checkpoint loads. Same result as load(); other formats load as load() does.
+ */
+export async function loadAsync(file: string, opts: LoadOptions = {}): Promise<unknown> {
+  if (checkpointFormat(file) === 'torch') return loadTorchAsync(file, opts);
+  return load(file, opts);
 }
 
 /** Every tensor of a tree by dotted name, in order (others are skipped). */

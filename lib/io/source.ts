@@ -12,6 +12,8 @@ export interface Source {
   read(pos: number, len: number, into?: Buffer): Buffer;
   /** Exactly `len` bytes at `pos` as a new 1-d uint8 Tensor (files: read straight into it, one copy). */
   readTensor?(pos: number, len: number): Tensor;
+  /** readTensor on a worker thread (files only). */
+  readTensorAsync?(pos: number, len: number): Promise<Tensor>;
   close(): void;
 }
 
@@ -61,6 +63,17 @@ export class FileSource implements Source {
     }
     try {
       return new Tensor(native.readFileBytes(this.fd, pos, len));
+    } catch (e) {
+      throw new CheckpointError(this.name, (e as Error).message);
+    }
+  }
+  async readTensorAsync(pos: number, len: number): Promise<Tensor> {
+    if (this.fd === null) throw new CheckpointError(this.name, 'read after close');
+    if (pos < 0 || len < 0 || pos + len > this.size) {
+      throw new CheckpointError(this.name, `read of ${len} bytes at ${pos} is past the end of the file (${this.size} bytes): truncated?`);
+    }
+    try {
+      return new Tensor(await native.readFileBytesAsync(this.fd, pos, len));
     } catch (e) {
       throw new CheckpointError(this.name, (e as Error).message);
     }

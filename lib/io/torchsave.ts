@@ -122,18 +122,45 @@ function readStorage(a: TorchArchive, ref: StorageRef, device: string, scratch: 
   return t;
 }
 
-/** Replaces every TensorRef in the tree by a Tensor; views of one storage share it. Iterative (deep trees). */
-export function materialize(a: TorchArchive, loc: MapLocation = 'cpu'): unknown {
+/** Visits every value of an unpickled tree, replacing each by conv(value) in place. Iterative (deep trees). */
+function walk(root: unknown, conv: (v: unknown) => unknown): unknown {
+  const top = conv(root);
+  const seen = new Set<object>();
+  const todo: unknown[] = [top];
+  while (todo.length) {
+    const c = todo.pop();
+    if (typeof c !== 'object' || c === null || seen.has(c) || c instanceof Tensor) continue;
+    seen.add(c);
+    if (Array.isArray(c)) {
+      for (let i = 0; i < c.length; i++) { c[i] = conv(c[i]); todo.push(c[i]); }
+    } else if (c instanceof Map) {
+      for (const [k, v] of c) { const w = conv(v); if (w !== v) c.set(k, w); todo.push(w); }
+      if (c instanceof OrderedDict && c.attrs) todo.push(c.attrs);
+    } else if (c instanceof Set) {
+      for (const v of [...c]) { const w = conv(v); if (w !== v) { c.delete(v); c.add(w); } todo.push(w); }
+    }
+  }
+  return top;
+}
+
+type StorageReader = (ref: StorageRef, device: string) => Tensor;
+
+/**
+ * Replaces every TensorRef in the tree by a Tensor; views of one storage share it. `read` supplies each
+ * storage (default: read it from the archive now).
+ */
+export function materialize(a: TorchArchive, loc: MapLocation = 'cpu', read?: StorageReader): unknown {
   const storageTensors = new Map<string, Tensor>();
   const made = new Map<TensorRef, Tensor>();
   const scratch: Scratch = { buf: null };
+  const readOne: StorageReader = read ?? ((ref, device) => readStorage(a, ref, device, scratch));
   const conv = (v: unknown): unknown => {
     if (!(v instanceof TensorRef)) return v;
     let t = made.get(v);
     if (t) return t;
     let st = storageTensors.get(v.storage.key);
     if (!st) {
-      st = readStorage(a, v.storage, targetDevice(v.storage, loc, a.zip.src.name), scratch);
+      st = readOne(v.storage, targetDevice(v.storage, loc, a.zip.src.name));
       storageTensors.set(v.storage.key, st);
     }
     t = st.asStrided(v.shape, v.strides, v.offset);
@@ -144,23 +171,7 @@ export function materialize(a: TorchArchive, loc: MapLocation = 'cpu'): unknown 
     return t;
   };
   try {
-    const root = conv(a.root);
-    const seen = new Set<object>();
-    const todo: unknown[] = [root];
-    while (todo.length) {
-      const c = todo.pop();
-      if (typeof c !== 'object' || c === null || seen.has(c) || c instanceof Tensor) continue;
-      seen.add(c);
-      if (Array.isArray(c)) {
-        for (let i = 0; i < c.length; i++) { c[i] = conv(c[i]); todo.push(c[i]); }
-      } else if (c instanceof Map) {
-        for (const [k, v] of c) { const w = conv(v); if (w !== v) c.set(k, w); todo.push(w); }
-        if (c instanceof OrderedDict && c.attrs) todo.push(c.attrs);
-      } else if (c instanceof Set) {
-        for (const v of [...c]) { const w = conv(v); if (w !== v) { c.delete(v); c.add(w); } todo.push(w); }
-      }
-    }
-    return root;
+    return walk(a.root, conv);
   } catch (e) {
     for (const t of made.values()) t.dispose();
     throw e;
@@ -179,6 +190,42 @@ export function loadTorch(file: string | Buffer, opts: LoadOptions = {}, name?: 
   try {
     return materialize(openArchive(src), opts.mapLocation ?? 'cpu');
   } finally {
+    src.close();
+  }
+}
+
+/**
+ * loadTorch with the storage reads (the bulk of a large file) on libuv worker threads, so the JS thread
+ * stays free: the pickle is parsed here (it is small), every stored storage is read off-thread, then the
+ * tree is built as loadTorch builds it.
+ */
+export async function loadTorchAsync(file: string, opts: LoadOptions = {}): Promise<unknown> {
+  const src = openSource(file);
+  const pre = new Map<string, Tensor>();
+  try {
+    const a = openArchive(src);
+    const loc = opts.mapLocation ?? 'cpu';
+    const refs = new Map<string, StorageRef>();
+    walk(a.root, (v) => { if (v instanceof TensorRef) refs.set(v.storage.key, v.storage); return v; });
+    if (src.readTensorAsync) {
+      for (const ref of refs.values()) {
+        const entry = a.zip.entries.get(`${a.prefix}data/${ref.key}`);
+        if (!entry || entry.method !== 0) continue;  // missing (reported by readStorage) or deflated: read in place
+        pre.set(ref.key, await src.readTensorAsync(a.zip.dataOffset(entry), ref.numel * DTYPE_SIZE[ref.dtype]));
+      }
+    }
+    return materialize(a, loc, (ref, device) => {
+      const bytes = pre.get(ref.key);
+      if (!bytes) return readStorage(a, ref, device, { buf: null });
+      pre.delete(ref.key);
+      const t = bytesAs(bytes, ref.dtype);
+      if (device === 'cpu') return t;
+      const moved = t.to(device);
+      t.dispose();
+      return moved;
+    });
+  } finally {
+    for (const t of pre.values()) t.dispose();
     src.close();
   }
 }

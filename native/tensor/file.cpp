@@ -7,12 +7,8 @@
 
 namespace sq {
 
-static Napi::Value ReadFileBytes(const Napi::CallbackInfo& info) {
-  requireArgs(info, 3, "readFileBytes");
-  int fd = static_cast<int>(toInt64(info[0], "readFileBytes: fd"));
-  int64_t offset = toInt64(info[1], "readFileBytes: offset");
-  int64_t nbytes = toInt64(info[2], "readFileBytes: nbytes");
-  if (offset < 0 || nbytes < 0) throw Napi::RangeError::New(info.Env(), "readFileBytes: negative offset or size");
+// Plain C++ (no N-API), so the async form can run it on a worker thread; throws std::runtime_error.
+static at::Tensor preadTensor(int fd, int64_t offset, int64_t nbytes) {
   at::Tensor t = at::empty({nbytes}, at::TensorOptions().dtype(at::kByte));
   auto* dst = static_cast<char*>(t.data_ptr());
   int64_t done = 0;
@@ -21,18 +17,69 @@ static Napi::Value ReadFileBytes(const Napi::CallbackInfo& info) {
     size_t want = static_cast<size_t>(std::min<int64_t>(nbytes - done, int64_t(1) << 30));
     ssize_t n = ::pread(fd, dst + done, want, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Napi::Error::New(info.Env(), std::string("read failed: ") + std::strerror(errno));
+    if (n < 0) throw std::runtime_error(std::string("read failed: ") + std::strerror(errno));
     if (n == 0) {
-      throw Napi::Error::New(info.Env(), "unexpected end of file at byte " + std::to_string(offset + done) + " (wanted " +
-                                             std::to_string(nbytes) + " bytes at " + std::to_string(offset) + ")");
+      throw std::runtime_error("unexpected end of file at byte " + std::to_string(offset + done) + " (wanted " +
+                               std::to_string(nbytes) + " bytes at " + std::to_string(offset) + ")");
     }
     done += n;
   }
-  return wrapTensor(info.Env(), std::move(t));
+  return t;
+}
+
+static void readArgs(const Napi::CallbackInfo& info, const char* fn, int& fd, int64_t& offset, int64_t& nbytes) {
+  requireArgs(info, 3, fn);
+  fd = static_cast<int>(toInt64(info[0], "fd"));
+  offset = toInt64(info[1], "offset");
+  nbytes = toInt64(info[2], "nbytes");
+  if (offset < 0 || nbytes < 0) throw Napi::RangeError::New(info.Env(), std::string(fn) + ": negative offset or size");
+}
+
+static Napi::Value ReadFileBytes(const Napi::CallbackInfo& info) {
+  int fd;
+  int64_t offset, nbytes;
+  readArgs(info, "readFileBytes", fd, offset, nbytes);
+  return wrapTensor(info.Env(), preadTensor(fd, offset, nbytes));
+}
+
+// The async form: allocation and read on a libuv worker thread; the caller keeps fd open until it settles.
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, int fd, int64_t offset, int64_t nbytes)
+      : Napi::AsyncWorker(env), fd_(fd), offset_(offset), nbytes_(nbytes), d_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return d_.Promise(); }
+  void Execute() override {
+    try {
+      t_ = preadTensor(fd_, offset_, nbytes_);
+    } catch (const c10::Error& e) {
+      SetError(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { d_.Resolve(wrapTensor(Env(), std::move(t_))); }
+  void OnError(const Napi::Error& e) override { d_.Reject(e.Value()); }
+
+ private:
+  int fd_;
+  int64_t offset_, nbytes_;
+  at::Tensor t_;
+  Napi::Promise::Deferred d_;
+};
+
+static Napi::Value ReadFileBytesAsync(const Napi::CallbackInfo& info) {
+  int fd;
+  int64_t offset, nbytes;
+  readArgs(info, "readFileBytesAsync", fd, offset, nbytes);
+  auto* w = new ReadWorker(info.Env(), fd, offset, nbytes);
+  auto p = w->promise();
+  w->Queue();
+  return p;
 }
 
 void initFile(Napi::Env env, Napi::Object exports) {
   SQ_EXPORT(exports, "readFileBytes", ReadFileBytes);
+  SQ_EXPORT(exports, "readFileBytesAsync", ReadFileBytesAsync);
 }
 
 }  // namespace sq

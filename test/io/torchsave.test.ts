@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { cuda } from '../../lib/device';
-import { CheckpointError, OrderedDict, Tuple, inspect, load, loadStateDict, save, saveStateDict, tuple } from '../../lib/io';
+import { CheckpointError, OrderedDict, Tuple, inspect, load, loadAsync, loadStateDict, save, saveStateDict, tuple } from '../../lib/io';
 import { Tensor, tensor } from '../../lib/tensor';
 import { fixture, fixtureJson, python, tmpDir } from '../helpers/oracle';
 import { compareValue, newCtx } from './compare';
@@ -11,6 +11,28 @@ import { compareValue, newCtx } from './compare';
 const described = fixtureJson('checkpoints.json');
 const ck = (n: string): string => fixture(path.join('checkpoints', n));
 const TORCH_FILES = Object.keys(described).filter((n) => n.endsWith('.pt') && n !== 'scripted.pt');
+
+describe('loadAsync: the same values, with the tensor bytes read on worker threads', () => {
+  for (const name of TORCH_FILES) {
+    test(`${name}: every value equals what Python saved`, async () => {
+      compareValue(await loadAsync(ck(name)), described[name], '', newCtx());
+    });
+  }
+  test('the event loop keeps turning while a large file loads', async () => {
+    const file = path.join(tmpDir(), 'big.pt');
+    save(file, new Map([['a', tensor(new Float32Array(8 << 20))], ['b', tensor(new Float32Array(8 << 20))]]));
+    let ticks = 0;
+    const iv = setInterval(() => { ticks++; }, 0);
+    let ticksWhileLoading = -1;
+    const sd = await loadAsync(file).then((v) => { ticksWhileLoading = ticks; return v as Map<string, Tensor>; });
+    clearInterval(iv);
+    expect(sd.get('b')!.shape).toEqual([8 << 20]);
+    expect(ticksWhileLoading).toBeGreaterThan(0);  // a synchronous load would finish before any timer ran
+  });
+  test('hostile pickles are refused as by load()', async () => {
+    await expect(loadAsync(ck('evil_os_system.pt'))).rejects.toThrow(/system/);
+  });
+});
 
 describe('loading torch.save files', () => {
   for (const name of TORCH_FILES) {
