@@ -1,5 +1,6 @@
 // TorchScript modules (torch.jit.save archives): load, forward (sync/async), parameters and buffers by
 // dotted name, setattr (how per-sample gradients run through a scripted model), train/eval, save.
+#include "core/promise_worker.h"
 #include "ops/ivalue.h"
 #include <torch/csrc/jit/serialization/import.h>
 
@@ -49,40 +50,24 @@ static Napi::Value Forward(const Napi::CallbackInfo& info) {
   return jsFromIValue(info.Env(), m.forward(inputsFrom(info[1])));
 }
 
-class ForwardWorker : public Napi::AsyncWorker {
+class ForwardWorker : public PromiseWorker {
  public:
   ForwardWorker(Napi::Env env, torch::jit::Module m, std::vector<c10::IValue> in)
-      : Napi::AsyncWorker(env), m_(std::move(m)), in_(std::move(in)), d_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return d_.Promise(); }
-  void Execute() override {
-    try {
-      at::ThreadLocalStateGuard g(tls_);
-      out_ = m_.forward(in_);
-    } catch (const c10::Error& e) {
-      SetError(e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override {
-    try { d_.Resolve(jsFromIValue(Env(), out_)); } catch (const Napi::Error& e) { d_.Reject(e.Value()); }
-  }
-  void OnError(const Napi::Error& e) override { d_.Reject(Napi::Error::New(Env(), "forward: " + e.Message()).Value()); }
+      : PromiseWorker(env, "forward: "), m_(std::move(m)), in_(std::move(in)) {}
+
+ protected:
+  void run() override { out_ = m_.forward(in_); }
+  Napi::Value result(Napi::Env env) override { return jsFromIValue(env, out_); }
 
  private:
   torch::jit::Module m_;
   std::vector<c10::IValue> in_;
   c10::IValue out_;
-  Napi::Promise::Deferred d_;
-  at::ThreadLocalState tls_;
 };
 
 static Napi::Value ForwardAsync(const Napi::CallbackInfo& info) {
   requireArgs(info, 2, "jitForwardAsync");
-  auto* w = new ForwardWorker(info.Env(), unwrapModule(info[0]), inputsFrom(info[1]));
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return PromiseWorker::start(new ForwardWorker(info.Env(), unwrapModule(info[0]), inputsFrom(info[1])));
 }
 
 template <typename List>

@@ -1,6 +1,7 @@
 // Every ATen operator, reached through libtorch's dispatcher by name, as PyTorch's own Python binding
 // does. One generic path (schema-driven argument conversion + callBoxed) replaces hundreds of
 // hand-written wrappers; autograd, functorch and CUDA all apply because the dispatcher applies them.
+#include "core/promise_worker.h"
 #include "ops/ivalue.h"
 #include <unordered_map>
 #include <unordered_set>
@@ -105,58 +106,33 @@ static Napi::Value CallOp(const Napi::CallbackInfo& info) {
 // The async form: the stack (which holds references to every input tensor, keeping them alive) runs on
 // a libuv worker thread with the caller's thread-local state (grad mode etc.); no N-API call is made
 // there. Mutated inputs are marked busy so the JS thread cannot change them meanwhile.
-class OpWorker : public Napi::AsyncWorker {
+class OpWorker : public PromiseWorker {
  public:
-  OpWorker(Napi::Env env, OpInfo* op, torch::jit::Stack stack)
-      : Napi::AsyncWorker(env), op_(op), stack_(std::move(stack)), deferred_(Napi::Promise::Deferred::New(env)) {
+  OpWorker(Napi::Env env, OpInfo* op, torch::jit::Stack stack) : PromiseWorker(env, op->name + ": "), op_(op), stack_(std::move(stack)) {
     for (const auto& v : stack_) if (v.isTensor()) busy_.push_back(v.toTensor().unsafeGetTensorImpl());
     for (auto* p : busy_) gBusy.insert(p);
   }
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      at::ThreadLocalStateGuard g(tls_);
-      op_->handle.callBoxed(stack_);
-    } catch (const c10::Error& e) {
-      SetError(e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override {
-    release();
-    try {
-      deferred_.Resolve(results(Env(), op_, stack_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override {
-    release();
-    deferred_.Reject(Napi::Error::New(Env(), op_->name + ": " + e.Message()).Value());
-  }
 
- private:
-  void release() {
+ protected:
+  void run() override { op_->handle.callBoxed(stack_); }
+  Napi::Value result(Napi::Env env) override { return results(env, op_, stack_); }
+  void settled() override {
     for (auto* p : busy_) {
       auto it = gBusy.find(p);
       if (it != gBusy.end()) gBusy.erase(it);
     }
     busy_.clear();
   }
+
+ private:
   OpInfo* op_;
   torch::jit::Stack stack_;
-  Napi::Promise::Deferred deferred_;
-  at::ThreadLocalState tls_;
   std::vector<const c10::TensorImpl*> busy_;
 };
 
 static Napi::Value CallOpAsync(const Napi::CallbackInfo& info) {
   auto* op = unwrapOp(info, "callOpAsync");
-  auto* w = new OpWorker(info.Env(), op, buildStack(info, op, 1, true));
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return PromiseWorker::start(new OpWorker(info.Env(), op, buildStack(info, op, 1, true)));
 }
 
 void initOps(Napi::Env env, Napi::Object exports) {

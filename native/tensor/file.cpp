@@ -1,6 +1,6 @@
 // readFileBytes(fd, offset, nbytes): a new uint8 CPU tensor filled straight from a file with pread, so
 // loading a checkpoint costs one copy (kernel -> tensor), as torch.load's does, not two via a JS buffer.
-#include "core/common.h"
+#include "core/promise_worker.h"
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
@@ -43,38 +43,26 @@ static Napi::Value ReadFileBytes(const Napi::CallbackInfo& info) {
 }
 
 // The async form: allocation and read on a libuv worker thread; the caller keeps fd open until it settles.
-class ReadWorker : public Napi::AsyncWorker {
+class ReadWorker : public PromiseWorker {
  public:
   ReadWorker(Napi::Env env, int fd, int64_t offset, int64_t nbytes)
-      : Napi::AsyncWorker(env), fd_(fd), offset_(offset), nbytes_(nbytes), d_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return d_.Promise(); }
-  void Execute() override {
-    try {
-      t_ = preadTensor(fd_, offset_, nbytes_);
-    } catch (const c10::Error& e) {
-      SetError(e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override { d_.Resolve(wrapTensor(Env(), std::move(t_))); }
-  void OnError(const Napi::Error& e) override { d_.Reject(e.Value()); }
+      : PromiseWorker(env, ""), fd_(fd), offset_(offset), nbytes_(nbytes) {}
+
+ protected:
+  void run() override { t_ = preadTensor(fd_, offset_, nbytes_); }
+  Napi::Value result(Napi::Env env) override { return wrapTensor(env, std::move(t_)); }
 
  private:
   int fd_;
   int64_t offset_, nbytes_;
   at::Tensor t_;
-  Napi::Promise::Deferred d_;
 };
 
 static Napi::Value ReadFileBytesAsync(const Napi::CallbackInfo& info) {
   int fd;
   int64_t offset, nbytes;
   readArgs(info, "readFileBytesAsync", fd, offset, nbytes);
-  auto* w = new ReadWorker(info.Env(), fd, offset, nbytes);
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return PromiseWorker::start(new ReadWorker(info.Env(), fd, offset, nbytes));
 }
 
 void initFile(Napi::Env env, Napi::Object exports) {

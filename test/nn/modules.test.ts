@@ -83,6 +83,12 @@ describe('Module mechanics', () => {
     expect(maxDiff(tensor(y), fromJson(ref.mlp.y).flatten())).toBeLessThan(1e-5);
     expect(fs.readdirSync(dir)).toEqual(['copy.pt']);
   });
+  test('ScriptModule.forwardAsync gives Python\'s output off the JS thread and rejects with libtorch\'s message', async () => {
+    const m = ScriptModule.load(fixture('mlp.jit.pt'));
+    m.eval();
+    expect(maxDiff(await m.forwardAsync(fromJson(ref.mlp.x)), fromJson(ref.mlp.y))).toBeLessThan(1e-5);
+    await expect(m.forwardAsync(tensor([[1, 2, 3]]))).rejects.toThrow(/^forward: .*(shape|size|mat)/s);
+  });
   test('ScriptModule.load names the file when it is missing or not an archive', () => {
     expect(() => ScriptModule.load('/nonexistent/model.pt')).toThrow(/\/nonexistent\/model.pt: no such file/);
     const dir = tmpDir();
