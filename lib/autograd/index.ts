@@ -7,17 +7,14 @@ function withGradMode<T>(on: boolean, fn: () => T): T {
   let result: T;
   try {
     result = fn();
-  } catch (e) {
+  } finally {
     native.setGradEnabled(prev);
-    throw e;
   }
+  // Grad mode is thread-local state, not async-context state: an async fn would leak the mode to
+  // whatever else runs meanwhile, so only synchronous functions are accepted.
   if (result instanceof Promise) {
-    // Grad mode is thread-local state, not async-context state: an async fn would leak the mode to
-    // whatever else runs meanwhile, so only synchronous functions are accepted.
-    native.setGradEnabled(prev);
     throw new TypeError('noGrad/enableGrad take a synchronous function; call them inside each synchronous step');
   }
-  native.setGradEnabled(prev);
   return result;
 }
 

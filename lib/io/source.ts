@@ -41,39 +41,38 @@ export class FileSource implements Source {
     }
     this.size = st.size;
   }
-  read(pos: number, len: number, into?: Buffer): Buffer {
+  /** The open fd, after checking that `len` bytes at `pos` lie inside the file. */
+  private fdFor(pos: number, len: number): number {
     if (this.fd === null) throw new CheckpointError(this.name, 'read after close');
     if (pos < 0 || len < 0 || pos + len > this.size) {
       throw new CheckpointError(this.name, `read of ${len} bytes at ${pos} is past the end of the file (${this.size} bytes): truncated?`);
     }
+    return this.fd;
+  }
+  read(pos: number, len: number, into?: Buffer): Buffer {
+    const fd = this.fdFor(pos, len);
     const buf = into ?? Buffer.allocUnsafe(len);
     let done = 0;
     // readSync may return fewer bytes than asked (large reads are split at 2 GiB by the OS).
     while (done < len) {
-      const n = fs.readSync(this.fd, buf, done, Math.min(len - done, 1 << 30), pos + done);
+      const n = fs.readSync(fd, buf, done, Math.min(len - done, 1 << 30), pos + done);
       if (n <= 0) throw new CheckpointError(this.name, `unexpected end of file at ${pos + done}`);
       done += n;
     }
     return buf;
   }
   readTensor(pos: number, len: number): Tensor {
-    if (this.fd === null) throw new CheckpointError(this.name, 'read after close');
-    if (pos < 0 || len < 0 || pos + len > this.size) {
-      throw new CheckpointError(this.name, `read of ${len} bytes at ${pos} is past the end of the file (${this.size} bytes): truncated?`);
-    }
+    const fd = this.fdFor(pos, len);
     try {
-      return new Tensor(native.readFileBytes(this.fd, pos, len));
+      return new Tensor(native.readFileBytes(fd, pos, len));
     } catch (e) {
       throw new CheckpointError(this.name, (e as Error).message);
     }
   }
   async readTensorAsync(pos: number, len: number): Promise<Tensor> {
-    if (this.fd === null) throw new CheckpointError(this.name, 'read after close');
-    if (pos < 0 || len < 0 || pos + len > this.size) {
-      throw new CheckpointError(this.name, `read of ${len} bytes at ${pos} is past the end of the file (${this.size} bytes): truncated?`);
-    }
+    const fd = this.fdFor(pos, len);
     try {
-      return new Tensor(await native.readFileBytesAsync(this.fd, pos, len));
+      return new Tensor(await native.readFileBytesAsync(fd, pos, len));
     } catch (e) {
       throw new CheckpointError(this.name, (e as Error).message);
     }

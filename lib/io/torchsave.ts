@@ -118,8 +118,15 @@ function readStorage(a: TorchArchive, ref: StorageRef, device: string, scratch: 
     const b = a.zip.read(name).subarray(0, nbytes);
     t = bytesAs(tensor(new Uint8Array(b.buffer, b.byteOffset, nbytes), { dtype: 'uint8' }), ref.dtype);
   }
-  if (device !== 'cpu') { const moved = t.to(device); t.dispose(); t = moved; }
-  return t;
+  return onDevice(t, device);
+}
+
+/** t on `device` (a CPU tensor is moved and its CPU copy freed). */
+function onDevice(t: Tensor, device: string): Tensor {
+  if (device === 'cpu') return t;
+  const moved = t.to(device);
+  t.dispose();
+  return moved;
 }
 
 /** Visits every value of an unpickled tree, replacing each by conv(value) in place. Iterative (deep trees). */
@@ -218,11 +225,7 @@ export async function loadTorchAsync(file: string, opts: LoadOptions = {}): Prom
       const bytes = pre.get(ref.key);
       if (!bytes) return readStorage(a, ref, device, { buf: null });
       pre.delete(ref.key);
-      const t = bytesAs(bytes, ref.dtype);
-      if (device === 'cpu') return t;
-      const moved = t.to(device);
-      t.dispose();
-      return moved;
+      return onDevice(bytesAs(bytes, ref.dtype), device);
     });
   } finally {
     for (const t of pre.values()) t.dispose();
