@@ -1,4 +1,5 @@
 // squisher: PyTorch models, checkpoints, Adam and Fisher diagonals for Node.js, over libtorch.
+export * from './errors';
 export * from './tensor';
 export * from './autograd';
 export * from './device';

@@ -23,9 +23,11 @@ function findPython() {
     '(it installs the CPU wheel into .torch-venv when no torch is found), or set SQUISHER_PYTHON.');
 }
 
-// Besides torch, the oracle needs safetensors' own Python package (it reads back what squisher writes)
-// and numpy (safetensors.torch and some references use it); install them beside torch if missing.
-const ORACLE_PACKAGES = ['safetensors', 'numpy'];
+// Besides torch, the oracle needs safetensors' own Python package (it reads back what squisher writes),
+// numpy (safetensors.torch and some references use it), and transformers and timm: fixtures are models and
+// files those libraries write (from configs, random weights; nothing from a hub). Installed beside torch if
+// missing. The pip names differ from the import names only for huggingface_hub.
+const ORACLE_PACKAGES = ['safetensors', 'numpy', 'transformers', 'timm', 'huggingface_hub'];
 function ensureOracle() {
   const py = findPython();
   const missing = ORACLE_PACKAGES.filter((m) => !hasModules(py, [m]));

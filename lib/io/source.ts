@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import { native } from '../native';
 import { Tensor } from '../tensor';
+import { CheckpointError } from '../errors';
 
 export interface Source {
   /** The name used in error messages (a path, or '<buffer>'). */
@@ -17,13 +18,7 @@ export interface Source {
   close(): void;
 }
 
-/** An error about a checkpoint file: the message always starts with the file's name. */
-export class CheckpointError extends Error {
-  constructor(readonly file: string, problem: string) {
-    super(`${file}: ${problem}`);
-    this.name = 'CheckpointError';
-  }
-}
+export { CheckpointError } from '../errors';
 
 export class FileSource implements Source {
   readonly size: number;

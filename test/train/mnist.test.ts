@@ -1,9 +1,10 @@
-// The issue's bar: MLP 784-400-400-10, Adam lr 1e-3, batch 128, one shuffled MNIST epoch from Node
-// reaches >= 96% test accuracy. And the oracle: the first 40 steps of that same epoch (same initial
-// weights from Python, same batch order) give losses equal to PyTorch's, step for step.
+// The oracle for training: the first 40 steps of a shuffled MNIST epoch (MLP 784-400-400-10, Adam lr 1e-3,
+// batch 128; same initial weights from Python, same batch order) give losses equal to PyTorch's, step for
+// step. Bit-exact across two processes: test/setup/determinism.js pins both to one thread. The full epoch
+// (>= 96% test accuracy) is in test/e2e/.
 import * as path from 'path';
 import * as fs from 'fs';
-import { data, load, nn, optim, train, crossEntropy, tidy, Tensor } from '../../lib';
+import { data, load, nn, optim, crossEntropy, tidy, Tensor, getNumThreads } from '../../lib';
 import { python, tmpDir } from '../helpers/oracle';
 
 const mlp = () => new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 400), new nn.ReLU(), new nn.Linear(400, 400), new nn.ReLU(), new nn.Linear(400, 10));
@@ -26,6 +27,11 @@ for s in range(40):
     opt.zero_grad(); l = F.cross_entropy(m(x[i]), y[i]); l.backward(); opt.step(); losses.append(l.item())
 print(json.dumps({'losses': losses}))`, [init, orderFile]);
 
+test('libtorch runs single-threaded here, as the Python oracle does (test/setup/determinism.js)', () => {
+  expect(getNumThreads()).toBe(1);
+  expect(process.env.MKL_DYNAMIC).toBe('FALSE');
+});
+
 test('the first 40 steps of the epoch equal PyTorch loss for loss', () => {
   const model = mlp();
   model.loadStateDict(load(init) as Map<string, Tensor>);
@@ -46,11 +52,3 @@ test('the first 40 steps of the epoch equal PyTorch loss for loss', () => {
   it.return(undefined);
   expect(losses).toEqual(ref.losses);
 });
-
-test('one epoch with train.fit reaches >= 96% test accuracy', async () => {
-  const model = mlp();
-  model.loadStateDict(load(init) as Map<string, Tensor>);
-  const res = await train.fit(model, new optim.Adam(model, { lr: 1e-3 }), loader, { epochs: 1, evalData: data.loadMnist({ split: 'test' }) });
-  expect(res[0].evalAccuracy).toBeGreaterThanOrEqual(0.96);
-  expect(res[0].accuracy).toBeGreaterThan(0.9);
-}, 600000);
