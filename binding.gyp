@@ -7,7 +7,8 @@
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",
       "<!@(node scripts/install/libtorch.js --gyp-include)",
-      "native"
+      "native",
+      "native/distributed/gloo-headers"
     ],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
     "cflags!": ["-fno-exceptions"],

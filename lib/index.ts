@@ -7,6 +7,7 @@ export * as nn from './nn';
 export { Module, ScriptModule, functionalCall, crossEntropy, mseLoss, nllLoss } from './nn';
 export * from './io';
 export * as apps from './apps';
+export * as distributed from './distributed';
 export { perSampleGrads, fisherDiagonal, FisherDiagonal, squisher, compareDiagonals, func, type FisherOptions, type FisherMeta, type PerSampleOptions, type SquisherOptions, type Comparison } from './fisher';
 export * as optim from './optim';
 export * as data from './data';

@@ -3,6 +3,7 @@
 #include <torch/csrc/api/include/torch/version.h>
 
 namespace sq {
+void initDistributed(Napi::Env env, Napi::Object exports);  // native/distributed (c10d)
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initTensor(env, exports);
   initFile(env, exports);
@@ -11,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initFunctorch(env, exports);
   initJit(env, exports);
   initDevice(env, exports);
+  initDistributed(env, exports);
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   return exports;
 }

@@ -1,0 +1,176 @@
+// ProcessGroup: a c10d process group (TCPStore rendezvous, Gloo or NCCL) seen from JS. Collectives run on
+// a worker thread (the event loop keeps turning) and are issued one at a time, in call order, as c10d
+// requires every rank to issue them in the same order. A failed collective becomes a DistributedError
+// naming the rank at fault when the survivors can tell (see diagnose in native/distributed/group.cpp),
+// and the group stays failed: every later call throws the same error.
+import { DistributedError, OptionError } from '../errors';
+import { Tensor } from '../tensor/tensor';
+import { Rendezvous, rendezvousFrom } from './env';
+import { c10d, GroupHandle, PeerState } from './native';
+
+export type Backend = 'gloo' | 'nccl';
+
+export interface InitOptions extends Partial<Rendezvous> {
+  /** 'gloo' (CPU tensors; default) or 'nccl' (CUDA tensors, one process per GPU; needs a CUDA build). */
+  backend?: Backend;
+  /**
+   * Rendezvous and every collective give up after this long (default 300000 ms). A rank that dies is
+   * usually noticed at once (its connections close); one that hangs, after timeoutMs. Either way the
+   * survivors then take up to DIAGNOSE_MS more to name it.
+   */
+  timeoutMs?: number;
+}
+
+/** How long survivors watch the heartbeats after a failure, to tell a dead rank from a slow one. */
+export const DIAGNOSE_MS = 1500;
+const DEFAULT_TIMEOUT_MS = 300_000;
+
+function withDeadline<T>(p: Promise<T>, ms: number, onLate: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(onLate()), ms); });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+export class ProcessGroup {
+  private h: GroupHandle | null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private failure: DistributedError | null = null;
+  private entered = 0;
+
+  private constructor(h: GroupHandle, readonly rendezvous: Rendezvous, readonly backend: Backend, readonly timeoutMs: number) {
+    this.h = h;
+  }
+
+  get rank(): number { return this.rendezvous.rank; }
+  get worldSize(): number { return this.rendezvous.worldSize; }
+  get localRank(): number { return this.rendezvous.localRank; }
+  /** The device this rank computes on: 'cpu' for Gloo, 'cuda:LOCAL_RANK' for NCCL. */
+  get device(): string { return this.backend === 'nccl' ? `cuda:${this.localRank}` : 'cpu'; }
+
+  /** Joins the group: resolves once every rank has joined, rejects after timeoutMs. */
+  static async init(o: InitOptions = {}): Promise<ProcessGroup> {
+    const backend = o.backend ?? 'gloo';
+    if (backend !== 'gloo' && backend !== 'nccl') throw new OptionError(`backend must be 'gloo' or 'nccl', got '${backend}'`);
+    if (backend === 'nccl' && !c10d.backends().nccl) {
+      throw new OptionError("backend 'nccl' is not available: this squisher was built against a libtorch without CUDA/NCCL; use 'gloo'");
+    }
+    const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new OptionError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
+    const r = rendezvousFrom(o);
+    let h: GroupHandle;
+    try {
+      h = await c10d.initProcessGroup({ backend, ...r, timeoutMs });
+    } catch (e) {
+      throw new DistributedError(`rank ${r.rank}: could not join the ${r.worldSize}-rank group at ${r.masterAddr}:${r.masterPort} ` +
+        `within ${timeoutMs} ms: ${(e as Error).message}`, undefined, { cause: e });
+    }
+    return new ProcessGroup(h, r, backend, timeoutMs);
+  }
+
+  /** Sums `t` over every rank, in place (a dense contiguous tensor on this group's device). */
+  allReduce(t: Tensor): Promise<void> {
+    return this.collective('allReduce', (h) => c10d.allReduce(h, t.handle));
+  }
+
+  /** Copies rank `root`'s `t` into every other rank's `t`, in place (same shape and dtype everywhere). */
+  broadcast(t: Tensor, root = 0): Promise<void> {
+    if (!Number.isInteger(root) || root < 0 || root >= this.worldSize) throw new OptionError(`broadcast: root must be a rank in [0, ${this.worldSize}), got ${root}`);
+    return this.collective('broadcast', (h) => c10d.broadcast(h, t.handle, root));
+  }
+
+  /** Resolves once every rank has reached it. */
+  barrier(): Promise<void> {
+    return this.collective('barrier', (h) => c10d.barrier(h));
+  }
+
+  /** Leaves the group (waits for collectives already issued); a second call does nothing. */
+  async destroy(): Promise<void> {
+    const h = this.h;
+    if (!h) return;
+    this.h = null;
+    await this.queue.catch(() => undefined);
+    await c10d.destroy(h);
+  }
+
+  get destroyed(): boolean { return this.h === null; }
+
+  private collective(what: string, call: (h: GroupHandle) => Promise<void>): Promise<void> {
+    const next = this.queue.then(async () => {
+      if (this.failure) throw this.failure;
+      const h = this.h;
+      if (!h) throw new DistributedError(`${what}: the process group was destroyed`, undefined);
+      const n = ++this.entered;
+      try {
+        // Belt and braces: c10d gives up after timeoutMs itself; this bounds a native call that would not.
+        await withDeadline(call(h), this.timeoutMs + 15_000, () => new Error(`no answer within ${this.timeoutMs + 15_000} ms`));
+      } catch (e) {
+        this.failure = await this.explain(h, what, n, e);
+        throw this.failure;
+      }
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Turns a failed collective into a DistributedError naming the rank at fault when the store tells. */
+  private async explain(h: GroupHandle, what: string, n: number, e: unknown): Promise<DistributedError> {
+    const cause = e instanceof Error ? e.message : String(e);
+    const me = this.rank;
+    const head = `rank ${me}: ${what} (collective #${n}) failed`;
+    let peers: PeerState[] | null = null;
+    try {
+      peers = await withDeadline(c10d.diagnose(h, DIAGNOSE_MS), DIAGNOSE_MS + 8000, () => new Error('diagnosis timed out'));
+    } catch {
+      peers = null;
+    }
+    if (!peers) {
+      if (me !== 0) return new DistributedError(`${head}: rank 0, which hosts the rendezvous store, is unreachable (died or hung): ${cause}`, 0, { cause: e });
+      return new DistributedError(`${head}: ${cause}`, undefined, { cause: e });
+    }
+    const dead = peers.filter((p) => p.rank !== me && !p.alive);
+    if (dead.length) {
+      return new DistributedError(`${head}: rank ${dead.map((p) => p.rank).join(', ')} died or was stopped (no heartbeat for ${DIAGNOSE_MS} ms): ${cause}`,
+        dead[0].rank, { cause: e });
+    }
+    const behind = peers.filter((p) => p.rank !== me && p.collectives < n);
+    if (behind.length) {
+      return new DistributedError(`${head}: rank ${behind.map((p) => `${p.rank} (at #${p.collectives})`).join(', ')} did not reach it within ${this.timeoutMs} ms ` +
+        `(hung, much slower, or issuing different collectives): ${cause}`, behind[0].rank, { cause: e });
+    }
+    return new DistributedError(`${head}: ${cause}`, undefined, { cause: e });
+  }
+}
+
+let defaultGroup: ProcessGroup | null = null;
+
+/** Joins the default group (as torch.distributed.init_process_group with init_method env://). */
+export async function initProcessGroup(o: InitOptions = {}): Promise<ProcessGroup> {
+  if (defaultGroup) throw new DistributedError('initProcessGroup: the default process group is already initialised; destroy() it first', undefined);
+  const g = await ProcessGroup.init(o);
+  defaultGroup = g;
+  return g;
+}
+
+/** The default group, or null when initProcessGroup has not been called. */
+export function getProcessGroup(): ProcessGroup | null { return defaultGroup; }
+
+function requireGroup(fn: string): ProcessGroup {
+  if (!defaultGroup) throw new DistributedError(`${fn}: no process group; call initProcessGroup() first`, undefined);
+  return defaultGroup;
+}
+
+export const allReduce = (t: Tensor): Promise<void> => requireGroup('allReduce').allReduce(t);
+export const broadcast = (t: Tensor, root = 0): Promise<void> => requireGroup('broadcast').broadcast(t, root);
+export const barrier = (): Promise<void> => requireGroup('barrier').barrier();
+export const getRank = (): number => requireGroup('getRank').rank;
+export const getWorldSize = (): number => requireGroup('getWorldSize').worldSize;
+
+/** Leaves and forgets the default group. */
+export async function destroy(): Promise<void> {
+  const g = defaultGroup;
+  defaultGroup = null;
+  if (g) await g.destroy();
+}
+
+/** Which backends this build has (Gloo always; NCCL with a CUDA libtorch and nccl.h at build time). */
+export function availableBackends(): { gloo: boolean; nccl: boolean } { return c10d.backends(); }

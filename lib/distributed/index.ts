@@ -1,0 +1,9 @@
+// Data-parallel work across processes and machines on torch.distributed's c10d: process groups (Gloo on
+// CPU, NCCL on CUDA), the Fisher diagonal with its data sharded across ranks, merging and pruning with
+// tensors split across ranks by name, and a torchrun-style local launcher.
+export { ProcessGroup, initProcessGroup, getProcessGroup, allReduce, broadcast, barrier, destroy, getRank, getWorldSize, availableBackends, DIAGNOSE_MS } from './group';
+export type { InitOptions, Backend } from './group';
+export { rendezvousFrom } from './env';
+export type { Rendezvous } from './env';
+export { launch, freePort, describeExit } from './launcher';
+export type { LaunchOptions, LaunchResult, WorkerExit } from './launcher';

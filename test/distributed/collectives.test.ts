@@ -1,0 +1,41 @@
+// c10d from Node: 2 and 3 Gloo ranks on the loopback address (child processes) all-reduce, broadcast and
+// meet at a barrier; a rank that dies or hangs makes the others fail with a DistributedError naming it.
+import { runRanks } from './helpers';
+
+describe('process group (Gloo, loopback)', () => {
+  test.each([2, 3])('%i ranks: allReduce sums, broadcast copies the root, barrier returns', async (n) => {
+    const r = await runRanks(n, 'collectives.js', ['ok']);
+    expect(r.ok).toBe(true);
+    const sum1 = (n * (n + 1)) / 2, sum10 = (10 * n * (n - 1)) / 2;
+    for (let k = 0; k < n; k++) {
+      expect(r.results[k]).toEqual({ rank: k, W: n, sum: [sum1, sum10, 0.5 * n], bcast: [n - 1, n - 1, n - 1, n - 1] });
+    }
+  });
+
+  test('a rank that dies: the others get a DistributedError naming it', async () => {
+    const r = await runRanks(3, 'collectives.js', ['die']);
+    expect(r.ok).toBe(false);
+    expect(r.exits[2].code).toBe(3);
+    for (const k of [0, 1]) {
+      const e = r.results[k]?.error;
+      expect(e).toBeTruthy();
+      expect(e.name).toBe('DistributedError');
+      expect(e.rank).toBe(2);
+      expect(e.message).toMatch(/rank 2 died/);
+    }
+  });
+
+  test('a rank that hangs: the others stop after the timeout with a DistributedError naming it', async () => {
+    const t0 = Date.now();
+    const r = await runRanks(2, 'collectives.js', ['hang'], { env: { TEST_TIMEOUT_MS: '3000' }, graceMs: 1000 });
+    const e = r.results[0]?.error;
+    expect(e).toBeTruthy();
+    expect(e.name).toBe('DistributedError');
+    expect(e.rank).toBe(1);
+    expect(e.message).toMatch(/rank 1 \(at #3\) did not reach it/);
+    expect(r.exits[0].code).toBe(1);
+    // The launcher stopped the hung rank after the grace period (it would have slept 60 s).
+    expect(r.stoppedBy).toBe('failure');
+    expect(Date.now() - t0).toBeLessThan(50_000);
+  });
+});

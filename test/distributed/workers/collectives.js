@@ -1,0 +1,31 @@
+// A rank for test/distributed/collectives.test.ts: all-reduce, broadcast and barrier, then (MODE) a
+// failure: 'die' (the last rank exits mid-run) or 'hang' (the last rank never enters the collective).
+const sq = require('../../../dist');
+const { ProcessGroup } = sq.distributed;
+
+(async () => {
+  const mode = process.argv[2] || 'ok';
+  const g = await ProcessGroup.init({ backend: 'gloo', timeoutMs: Number(process.env.TEST_TIMEOUT_MS || 20000) });
+  const { rank, worldSize: W } = g;
+  const a = sq.tensor([rank + 1, 10 * rank, 0.5], { dtype: 'float64' });
+  await g.allReduce(a);
+  const b = sq.tensor([[rank, rank], [rank, rank]], { dtype: 'float32' });
+  await g.broadcast(b, W - 1);
+  await g.barrier();
+  const res = { rank, W, sum: Array.from(a.toArray()), bcast: Array.from(b.toArray()) };
+  if (mode === 'ok') {
+    console.log('RESULT ' + JSON.stringify(res));
+    await g.destroy();
+    return;
+  }
+  const last = rank === W - 1;
+  if (last && mode === 'die') process.exit(3);
+  if (last && mode === 'hang') { setTimeout(() => process.exit(0), 60000); return; }
+  try {
+    await g.allReduce(sq.ones([4]));
+    console.log('RESULT ' + JSON.stringify({ ...res, error: null }));
+  } catch (e) {
+    console.log('RESULT ' + JSON.stringify({ ...res, error: { name: e.name, rank: e.rank, message: e.message } }));
+    process.exit(1);
+  }
+})().catch((e) => { console.error(e.stack || e); process.exit(2); });
