@@ -5,7 +5,11 @@
 // REDUCE / NEWOBJ / BUILD only do what those globals mean. Anything else (os.system, builtins.eval, a
 // model class) is refused with an error naming the global. Every length and index read from the stream
 // is checked, so a truncated or corrupt pickle gives an error, never a crash, hang or huge allocation.
+// Only the opcodes torch's weights_only unpickler reads are read (so LONG4, whose decoding is quadratic,
+// and protocol 4's framing are refused as torch refuses them), and the work done is counted against a
+// budget linear in the pickle's size (limits.ts), so no sequence of opcodes can make it quadratic.
 import { DType } from '../tensor';
+import { MAX_REBUILD_DEPTH, UNPICKLE_WORK_BASE, UNPICKLE_WORK_PER_BYTE } from './limits';
 import { CheckpointError } from './source';
 import { OrderedDict, PyComplex, PyGlobal, StorageRef, TensorRef, Tuple } from './values';
 
@@ -68,6 +72,11 @@ export interface UnpickleOptions {
 
 const MARK = Symbol('mark');
 
+/** torch.serialization._get_layout looks its argument up among torch's layouts (a KeyError otherwise). */
+const LAYOUTS = new Set(['strided', 'sparse_coo', 'sparse_csr', 'sparse_csc', 'sparse_bsr', 'sparse_bsc', '_mkldnn', 'jagged']);
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 function isInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v);
 }
@@ -80,24 +89,30 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
   let stack: unknown[] = [];
   const metastack: unknown[][] = [];
   const memo = new Map<number, unknown>();
+  // The work budget: charged by every opcode for what it builds or copies (see limits.ts).
+  let work = UNPICKLE_WORK_BASE + UNPICKLE_WORK_PER_BYTE * data.length;
+  const charge = (n: number): void => {
+    work -= n;
+    if (work < 0) {
+      fail(`the pickle asks for more work than its ${data.length} bytes can justify (over ${UNPICKLE_WORK_PER_BYTE} units a byte): ` +
+        'copies of shared values, refused as a decompression-bomb-like input');
+    }
+  };
+  const text = (b: Buffer): string => {
+    try { return utf8.decode(b); } catch { return fail('a string is not valid UTF-8'); }
+  };
 
   const need = (n: number): void => { if (pos + n > data.length) fail(`the pickle stops mid-stream (needs ${n} more bytes)`); };
   const u8 = (): number => { need(1); return data[pos++]; };
   const u16 = (): number => { need(2); const v = data.readUInt16LE(pos); pos += 2; return v; };
   const u32 = (): number => { need(4); const v = data.readUInt32LE(pos); pos += 4; return v; };
   const i32 = (): number => { need(4); const v = data.readInt32LE(pos); pos += 4; return v; };
-  const u64 = (): number => {
-    need(8);
-    const v = data.readBigUInt64LE(pos); pos += 8;
-    if (v > BigInt(data.length)) fail(`a length of ${v} bytes is longer than the pickle`);
-    return Number(v);
-  };
   const bytes = (n: number): Buffer => { need(n); const b = data.subarray(pos, pos + n); pos += n; return b; };
   const line = (): string => {
-    const end = data.indexOf(0x0a, pos);
-    if (end < 0 || end - pos > 1024) fail('a GLOBAL name is not terminated');
-    const s = data.toString('utf8', pos, end);
-    pos = end + 1;
+    const end = data.subarray(pos, pos + 1025).indexOf(0x0a); // bounded search: no rescans of a long tail
+    if (end < 0) fail('a GLOBAL name is not terminated');
+    const s = text(data.subarray(pos, pos + end));
+    pos += end + 1;
     return s;
   };
   const pop = (): unknown => {
@@ -133,10 +148,12 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
     if (!(target instanceof Map)) fail('SETITEM(S) on something that is not a dict');
     if (items.length % 2) fail('SETITEMS with an odd number of items');
     const m = target as Map<unknown, unknown>;
+    charge(items.length);
     for (let i = 0; i < items.length; i += 2) m.set(items[i], items[i + 1]);
   };
   const append = (target: unknown, items: unknown[]): void => {
     if (!Array.isArray(target) || target instanceof Tuple) fail('APPEND(S) on something that is not a list');
+    charge(items.length);
     for (const x of items) (target as unknown[]).push(x);
   };
 
@@ -153,6 +170,10 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
     const shape = shapeArg(size, `${fn}: size`);
     const strides = shapeArg(stride, `${fn}: stride`);
     if (shape.length !== strides.length) fail(`${fn}: size has ${shape.length} dims but stride has ${strides.length}`);
+    charge(shape.length);
+    // The element count must be representable (libtorch refuses an int64 overflow; so do we, first).
+    let count = 1;
+    for (const d of shape) { count *= d; if (!Number.isSafeInteger(count)) fail(`${fn}: size [${shape}] has more elements than 2^53`); }
     // Every element the view can touch must lie inside the storage (unless the tensor is empty).
     if (!shape.includes(0)) {
       let last = offset as number;
@@ -161,21 +182,21 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
         fail(`tensor of shape [${shape}] strides [${strides}] at offset ${offset} needs ${last + 1} elements, ` +
           `but storage '${st.key}' has ${st.numel}`);
       }
-    } else {
-      let n = 1;
-      for (const d of shape) if (d) { n *= d; if (!Number.isSafeInteger(n)) fail(`${fn}: size [${shape}] is too large`); }
     }
     return new TensorRef(st, offset as number, shape, strides, requiresGrad === true);
   };
-  const call = (fnObj: unknown, args: unknown): unknown => {
+  const call = (fnObj: unknown, args: unknown, depth = 0): unknown => {
     if (!(fnObj instanceof PyGlobal)) fail('REDUCE on something that is not an allowed global');
     if (!Array.isArray(args)) fail('REDUCE arguments are not a tuple');
+    if (depth > MAX_REBUILD_DEPTH) fail(`rebuild calls nested more than ${MAX_REBUILD_DEPTH} deep`);
     const a = args as unknown[];
     const fn = (fnObj as PyGlobal).fullName;
+    charge(a.length);
     switch (fn) {
       case 'collections.OrderedDict':
       case 'collections.Counter': {
         const d = new OrderedDict();
+        if (a.length && Array.isArray(a[0])) charge((a[0] as unknown[]).length);
         if (a.length && Array.isArray(a[0])) for (const kv of a[0] as unknown[]) {
           if (!Array.isArray(kv) || kv.length !== 2) fail('OrderedDict: items must be pairs');
           d.set((kv as unknown[])[0], (kv as unknown[])[1]);
@@ -199,21 +220,36 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
         if (!(type instanceof PyGlobal) || !['torch.Tensor', 'torch.nn.parameter.Parameter'].includes(type.fullName)) {
           fail(`${fn}: tensor subclass '${String(type)}' is not supported`);
         }
-        return call(inner, innerArgs);
+        return call(inner, innerArgs, depth + 1);
       }
-      case 'torch.Size': return Tuple.from(shapeArg(a[0] ?? [], 'torch.Size')) as Tuple<number>;
+      case 'torch.Size': {
+        const dims = shapeArg(a[0] ?? [], 'torch.Size');
+        charge(dims.length);
+        return Tuple.from(dims) as Tuple<number>;
+      }
       case 'torch.device':
         if (typeof a[0] !== 'string') fail('torch.device: the type is not a string');
         return a.length > 1 && a[1] !== null ? `${a[0]}:${String(a[1])}` : a[0];
-      case 'builtins.set': return new Set(Array.isArray(a[0]) ? (a[0] as unknown[]) : []);
+      case 'builtins.set':
+        if (Array.isArray(a[0])) charge((a[0] as unknown[]).length);
+        return new Set(Array.isArray(a[0]) ? (a[0] as unknown[]) : []);
       case 'builtins.bytearray':
       case '_codecs.encode':
         if (a.length === 0) return Buffer.alloc(0);
+        if (typeof a[0] === 'string' || Buffer.isBuffer(a[0])) charge((a[0] as string | Buffer).length); // a new copy each call
         if (typeof a[0] === 'string') return Buffer.from(a[0], 'latin1');
         if (Buffer.isBuffer(a[0])) return Buffer.from(a[0]);
         return fail(`${fn}: unsupported argument`);
       case 'builtins.complex': return new PyComplex(Number(a[0] ?? 0), Number(a[1] ?? 0));
-      case 'torch.serialization._get_layout': return new PyGlobal('torch', String(a[0]).replace(/^torch\./, ''));
+      case 'torch.serialization._get_layout': {
+        // torch looks the name up among its layouts; anything else is a KeyError there, refused here.
+        // Only a known layout name becomes a PyGlobal, so no text from the file can reach a writer.
+        const name = typeof a[0] === 'string' ? a[0].replace(/^torch\./, '') : '';
+        if (typeof a[0] !== 'string' || !a[0].startsWith('torch.') || !LAYOUTS.has(name)) {
+          fail(`${fn}: ${JSON.stringify(String(a[0])).slice(0, 80)} is not a torch layout`);
+        }
+        return new PyGlobal('torch', name);
+      }
       default: {
         const short = fn.replace('torch._utils.', '');
         if (short in UNSUPPORTED_REBUILD) fail(`${fn}: ${UNSUPPORTED_REBUILD[short]} are not supported`);
@@ -222,81 +258,62 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
     }
   };
 
+  // The opcodes of torch/_weights_only_unpickler.py, and only those: what torch refuses is refused.
   for (;;) {
     const opPos = pos;
     const op = u8();
+    charge(1);
     switch (op) {
-      case 0x80: { const proto = u8(); if (proto > 5) fail(`unsupported pickle protocol ${proto}`); break; } // PROTO
-      case 0x95: u64(); break; // FRAME (its length is advisory)
+      case 0x80: u8(); break; // PROTO (torch reads any protocol number here and only warns)
       case 0x2e: // STOP
-        if (stack.length !== 1 || metastack.length) fail(`STOP with ${stack.length} values on the stack (corrupt pickle)`);
-        return stack[0];
+        if (stack.length === 0) fail('STOP with an empty stack (corrupt pickle)');
+        return stack[stack.length - 1];
       case 0x28: metastack.push(stack); stack = []; break; // MARK
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
       case 0x4e: stack.push(null); break; // NONE
       case 0x88: stack.push(true); break; // NEWTRUE
       case 0x89: stack.push(false); break; // NEWFALSE
       case 0x4a: stack.push(i32()); break; // BININT
       case 0x4b: stack.push(u8()); break; // BININT1
       case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x8a: stack.push(longFrom(bytes(u8()))); break; // LONG1
-      case 0x8b: { const n = i32(); if (n < 0) fail('negative LONG4 length'); stack.push(longFrom(bytes(n))); break; }
+      case 0x8a: stack.push(longFrom(bytes(u8()))); break; // LONG1 (at most 255 bytes)
       case 0x47: need(8); stack.push(data.readDoubleBE(pos)); pos += 8; break; // BINFLOAT
-      case 0x58: stack.push(bytes(u32()).toString('utf8')); break; // BINUNICODE
-      case 0x8c: stack.push(bytes(u8()).toString('utf8')); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(bytes(u64()).toString('utf8')); break; // BINUNICODE8
-      case 0x55: stack.push(bytes(u8()).toString('latin1')); break; // SHORT_BINSTRING (py2 str)
-      case 0x54: { const n = i32(); if (n < 0) fail('negative BINSTRING length'); stack.push(bytes(n).toString('latin1')); break; }
-      case 0x43: stack.push(Buffer.from(bytes(u8()))); break; // SHORT_BINBYTES
-      case 0x42: stack.push(Buffer.from(bytes(u32()))); break; // BINBYTES
-      case 0x8e: stack.push(Buffer.from(bytes(u64()))); break; // BINBYTES8
-      case 0x96: stack.push(Buffer.from(bytes(u64()))); break; // BYTEARRAY8
+      case 0x58: { const b = bytes(u32()); charge(b.length >> 4); stack.push(text(b)); break; } // BINUNICODE
+      case 0x55: stack.push(text(bytes(u8()))); break; // SHORT_BINSTRING (torch decodes it as UTF-8)
       case 0x29: stack.push(new Tuple()); break; // EMPTY_TUPLE
-      case 0x74: { const items = popMark(); stack.push(Tuple.from(items)); break; } // TUPLE (popMark first: it swaps `stack`)
+      case 0x74: { const items = popMark(); charge(items.length); stack.push(Tuple.from(items)); break; } // TUPLE (popMark first: it swaps `stack`)
       case 0x85: { const a = pop(); stack.push(Tuple.from([a])); break; } // TUPLE1
       case 0x86: { const b = pop(); const a = pop(); stack.push(Tuple.from([a, b])); break; } // TUPLE2
       case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(Tuple.from([a, b, c])); break; } // TUPLE3
       case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x6c: { const items = popMark(); stack.push(items); break; } // LIST
       case 0x61: { const v = pop(); append(top(), [v]); break; } // APPEND
       case 0x65: { const items = popMark(); append(top(), items); break; } // APPENDS
       case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x64: { const items = popMark(); const m = new Map(); setItems(m, items); stack.push(m); break; } // DICT
       case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
       case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
       case 0x8f: stack.push(new Set()); break; // EMPTY_SET
-      case 0x90: { // ADDITEMS
-        const items = popMark(); const s = top();
-        if (!(s instanceof Set)) fail('ADDITEMS on something that is not a set');
-        for (const x of items) (s as Set<unknown>).add(x);
-        break;
-      }
-      case 0x91: { const items = popMark(); stack.push(new Set(items)); break; } // FROZENSET
       case 0x63: { const m = line(); const n = line(); stack.push(findGlobal(m, n)); break; } // GLOBAL
-      case 0x93: { // STACK_GLOBAL
-        const n = pop(); const m = pop();
-        if (typeof m !== 'string' || typeof n !== 'string') fail('STACK_GLOBAL needs two strings');
-        stack.push(findGlobal(m as string, n as string));
-        break;
-      }
       case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args)); break; } // REDUCE
-      case 0x81: { // NEWOBJ
+      case 0x81: { // NEWOBJ: cls.__new__(cls, *args), which for the allowed containers is an empty one
         const args = pop(); const cls = pop();
-        if (!(cls instanceof PyGlobal) || cls.fullName !== 'torch.nn.parameter.Parameter') {
-          fail(`NEWOBJ of '${String(cls)}' is refused (only torch.nn.Parameter)`);
-        }
-        stack.push(call(cls, args));
+        const name = cls instanceof PyGlobal ? cls.fullName : '';
+        if (name === 'torch.nn.parameter.Parameter') stack.push(call(cls, args));
+        else if (name === 'collections.OrderedDict' || name === 'collections.Counter') stack.push(new OrderedDict());
+        else if (name === 'builtins.set') stack.push(new Set());
+        else fail(`NEWOBJ of '${String(cls)}' is refused (only torch.nn.Parameter and plain containers)`);
         break;
       }
-      case 0x62: { // BUILD: set an object's state; only for the types torch allows
+      case 0x62: { // BUILD: set an object's state; only an OrderedDict's attributes (a state_dict's _metadata)
         const state = pop(); const inst = top();
-        if (inst instanceof OrderedDict) {
-          if (state instanceof Map) inst.attrs = new Map([...(inst.attrs ?? []), ...(state as Map<string, unknown>)]);
-        } else if (!(inst instanceof TensorRef)) {
-          fail(`BUILD on a ${inst === null ? 'None' : (inst as object).constructor?.name ?? typeof inst} is refused`);
-        } // a tensor's Python attributes (state) are dropped: they hold no data
+        if (inst instanceof OrderedDict && state instanceof Map) {
+          charge(state.size);
+          if (!inst.attrs) inst.attrs = new Map();
+          for (const [k, v] of state as Map<string, unknown>) inst.attrs.set(k, v); // in place: repeated BUILDs stay linear
+        } else {
+          // torch would call set_()/__setstate__ on a tensor with this state, changing what it holds:
+          // plain checkpoints never do that, so it is refused rather than silently read differently.
+          const what = inst === null ? 'None' : inst instanceof TensorRef ? 'tensor' : (inst as object)?.constructor?.name ?? typeof inst;
+          fail(`BUILD on a ${what} with a ${state === null ? 'None' : (state as object)?.constructor?.name ?? typeof state} state is refused`);
+        }
         break;
       }
       case 0x51: { // BINPERSID
@@ -309,10 +326,9 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
       case 0x6a: { const i = u32(); if (!memo.has(i)) fail(`LONG_BINGET ${i} of an unset memo slot`); stack.push(memo.get(i)); break; }
       case 0x71: memo.set(u8(), top()); break; // BINPUT
       case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
       default:
         pos = opPos;
-        fail(`unsupported or unsafe pickle opcode 0x${op.toString(16).padStart(2, '0')}`);
+        fail(`pickle opcode 0x${op.toString(16).padStart(2, '0')} is refused (torch.load(weights_only=True) does not read it either)`);
     }
   }
 }

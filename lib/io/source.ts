@@ -25,7 +25,9 @@ export class FileSource implements Source {
   private fd: number | null;
   constructor(readonly name: string) {
     try {
-      this.fd = fs.openSync(name, 'r');
+      // O_NONBLOCK: opening a FIFO (or a device) for reading must not wait for a writer; the fstat below
+      // then refuses anything that is not a regular file. For regular files the flag changes nothing.
+      this.fd = fs.openSync(name, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (e) {
       throw new CheckpointError(name, `cannot open: ${(e as Error).message}`);
     }

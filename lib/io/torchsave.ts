@@ -4,6 +4,7 @@ import * as path from 'path';
 import { native } from '../native';
 import { DType, DTYPE_SIZE, Tensor, tensor } from '../tensor';
 import { WriteOptions, writeAtomic } from './atomic';
+import { MAX_RECORD_BYTES } from './limits';
 import { STORAGE_DTYPE, unpickle } from './pickle';
 import { PickleWriter, TensorRecord } from './pickle-write';
 import { CheckpointError, Source, openSource } from './source';
@@ -59,8 +60,8 @@ export function openArchive(src: Source): TorchArchive {
   const { prefix, torchscript } = archiveLayout(zip);
   if (torchscript) throw new CheckpointError(src.name, 'this is a TorchScript archive (torch.jit.save): use loadTorchScript');
   const bo = zip.entries.get(`${prefix}byteorder`);
-  if (bo && zip.read(bo.name).toString() !== 'little') {
-    throw new CheckpointError(src.name, `byteorder '${zip.read(bo.name).toString().slice(0, 16)}' is not supported (only little-endian)`);
+  if (bo && zip.read(bo.name, { maxBytes: 64 }).toString() !== 'little') {
+    throw new CheckpointError(src.name, `byteorder '${zip.read(bo.name, { maxBytes: 64 }).toString().slice(0, 16)}' is not supported (only little-endian)`);
   }
   const storages = new Map<string, StorageRef>();
   const persistentLoad = (pid: unknown): StorageRef => {
@@ -90,7 +91,7 @@ export function openArchive(src: Source): TorchArchive {
     storages.set(k, ref);
     return ref;
   };
-  const root = unpickle(zip.read(`${prefix}data.pkl`, { verifyCrc: true }), { file: src.name, record: `${prefix}data.pkl`, persistentLoad });
+  const root = unpickle(zip.read(`${prefix}data.pkl`, { verifyCrc: true, maxBytes: MAX_RECORD_BYTES }), { file: src.name, record: `${prefix}data.pkl`, persistentLoad });
   return { zip, prefix, root, storages };
 }
 
@@ -115,7 +116,7 @@ function readStorage(a: TorchArchive, ref: StorageRef, device: string, scratch: 
     t = readTensorBytes(a.zip.src, a.zip.dataOffset(entry), nbytes, ref.dtype, scratch);
   } else {
     // Deflated storages (not written by PyTorch, but legal zips): inflated with a capped output size.
-    const b = a.zip.read(name).subarray(0, nbytes);
+    const b = a.zip.read(name, { maxBytes: nbytes });
     t = bytesAs(tensor(new Uint8Array(b.buffer, b.byteOffset, nbytes), { dtype: 'uint8' }), ref.dtype);
   }
   return onDevice(t, device);

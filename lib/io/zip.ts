@@ -7,8 +7,13 @@
 //
 // Every number read from the file is checked against the file's size before it is used, so a
 // corrupt or hostile zip gives a CheckpointError, never a huge allocation or a read past the end.
+// Deflated entries may claim at most MAX_INFLATE_RATIO times their compressed size, and zlib stops
+// inflating at the claimed size, so a bomb is refused while it inflates, not after. An archive that
+// names an entry twice is refused: torch's reader picks either copy depending on the directory's
+// order (a binary search), so no answer would match it reliably.
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { INFLATE_SLACK, MAX_INFLATE_RATIO } from './limits';
 import { CheckpointError, Source } from './source';
 
 export interface ZipEntry {
@@ -25,8 +30,6 @@ const EOCD64_LOC_SIG = 0x07064b50;
 const EOCD64_SIG = 0x06064b50;
 const CDH_SIG = 0x02014b50;
 const LFH_SIG = 0x04034b50;
-/** Deflate cannot compress better than about 1032:1; a larger claimed ratio is a lie (zip bomb). */
-const MAX_DEFLATE_RATIO = 1032;
 
 function u64(b: Buffer, off: number, src: Source, what: string): number {
   const v = b.readBigUInt64LE(off);
@@ -107,9 +110,11 @@ export class ZipReader {
       if (method !== 0 && method !== 8) fail(`entry '${name}' uses compression method ${method} (only stored and deflate are read)`);
       if (headerOffset + 30 + compressedSize > src.size) fail(`entry '${name}' (${compressedSize} bytes at ${headerOffset}) is past the end of the file`);
       if (method === 0 && size !== compressedSize) fail(`stored entry '${name}' has size ${size} but ${compressedSize} stored bytes`);
-      if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 1024) {
-        fail(`entry '${name}' claims ${size} bytes from ${compressedSize} compressed bytes, beyond what deflate can do (zip bomb?)`);
+      if (method === 8 && size > compressedSize * MAX_INFLATE_RATIO + INFLATE_SLACK) {
+        fail(`entry '${name}' claims ${size} bytes from ${compressedSize} compressed bytes, over the ${MAX_INFLATE_RATIO}:1 ` +
+          'inflation limit (a zip bomb?)');
       }
+      if (this.entries.has(name)) fail(`entry '${name}' appears twice (readers disagree on which copy to use)`);
       this.entries.set(name, { name, method, compressedSize, size, crc, headerOffset });
       p = end;
     }
@@ -133,9 +138,12 @@ export class ZipReader {
    * An entry's bytes. Stored entries are read by position (into `into` when given, to reuse memory);
    * deflated ones are inflated with the output capped at the declared size, so a bomb cannot grow.
    */
-  read(name: string, opts: { into?: Buffer; verifyCrc?: boolean } = {}): Buffer {
+  read(name: string, opts: { into?: Buffer; verifyCrc?: boolean; maxBytes?: number } = {}): Buffer {
     const e = this.entries.get(name);
     if (!e) throw new CheckpointError(this.src.name, `zip: no entry '${name}'`);
+    if (opts.maxBytes !== undefined && e.size > opts.maxBytes) {
+      throw new CheckpointError(this.src.name, `zip: entry '${name}' is ${e.size} bytes, over the ${opts.maxBytes}-byte limit for it`);
+    }
     const off = this.dataOffset(e);
     let out: Buffer;
     if (e.method === 0) {
