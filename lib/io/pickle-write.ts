@@ -1,8 +1,33 @@
 // A pickle writer (protocol 2, what torch.save writes) for the value tree of values.ts. Tensors are
 // written as torch._utils._rebuild_tensor_v2 calls over a persistent storage id supplied by the caller,
 // exactly as torch.save does, so torch.load(weights_only=True) accepts the result.
+//
+// Nothing read from an input file is written back as pickle text: strings go out length-prefixed
+// (BINUNICODE), and a global is written only if its (module, name) pair is in WRITABLE_GLOBALS, a fixed
+// table checked here, at write time. So a hostile name smuggled through a reader ('torch', 'float32\n
+// c os\nsystem...') cannot become opcodes in a converted file that Python would run.
 import { Tensor } from '../tensor';
 import { OrderedDict, PyComplex, PyFloat, PyGlobal, Tuple } from './values';
+
+// The dtype, storage and qscheme globals torch's weights_only loader accepts (no aliases: torch.float is
+// written by torch.save as torch.float32, and torch.load(weights_only=True) refuses 'torch float').
+const DTYPE_NAMES = ['float16', 'float32', 'float64', 'bfloat16', 'bool', 'complex32', 'complex64', 'complex128', 'int8',
+  'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bits8', 'bits16', 'float8_e4m3fn', 'float8_e4m3fnuz',
+  'float8_e5m2', 'float8_e5m2fnuz', 'float8_e8m0fnu', 'qint8', 'qint32', 'quint8', 'quint4x2', 'quint2x4'];
+const STORAGE_NAMES = ['FloatStorage', 'DoubleStorage', 'HalfStorage', 'BFloat16Storage', 'LongStorage', 'IntStorage',
+  'ShortStorage', 'CharStorage', 'ByteStorage', 'BoolStorage', 'ComplexFloatStorage', 'ComplexDoubleStorage'];
+const QSCHEME_NAMES = ['per_tensor_affine', 'per_tensor_symmetric', 'per_channel_affine', 'per_channel_symmetric',
+  'per_channel_affine_float_qparams'];
+/** Layouts are written as torch.save writes them: torch.serialization._get_layout('torch.<name>'). */
+const LAYOUT_NAMES = new Set(['strided', 'sparse_coo', 'sparse_csr', 'sparse_csc', 'sparse_bsr', 'sparse_bsc', '_mkldnn', 'jagged']);
+
+/** Every global this writer may emit, as (module, name) pairs: what torch.save itself writes for these values. */
+export const WRITABLE_GLOBALS: readonly (readonly [string, string])[] = [
+  ['collections', 'OrderedDict'], ['torch._utils', '_rebuild_tensor_v2'], ['_codecs', 'encode'], ['builtins', 'set'],
+  ['builtins', 'complex'], ['torch.serialization', '_get_layout'], ['torch.storage', 'UntypedStorage'],
+  ...[...DTYPE_NAMES, ...STORAGE_NAMES, ...QSCHEME_NAMES].map((n) => ['torch', n] as const),
+];
+const WRITABLE = new Set(WRITABLE_GLOBALS.map(([m, n]) => `${m}\n${n}`));
 
 export interface TensorRecord {
   /** ('storage', storage class, key, location, numel) */
@@ -45,6 +70,11 @@ export class PickleWriter {
     return true;
   }
   private global(module: string, name: string): void {
+    // The check is on the exact pair: no table entry holds a newline, so no text can break out of the line.
+    if (!WRITABLE.has(`${module}\n${name}`)) {
+      throw new TypeError(`save: refusing to write the Python global ${JSON.stringify(`${module}.${name}`).slice(0, 120)}: ` +
+        'only dtypes, storage classes, layouts and the rebuild functions torch.save itself writes are written');
+    }
     const key = `${module}\n${name}\n`;
     const i = this.globals.get(key);
     if (i !== undefined) { this.get(key); return; }
@@ -98,7 +128,14 @@ export class PickleWriter {
     }
     if (v instanceof PyFloat) { this.float(v.value); return; }
     if (typeof v === 'string') { this.str(v); return; }
-    if (v instanceof PyGlobal) { this.global(v.module, v.name); return; }
+    if (v instanceof PyGlobal) {
+      if (v.module === 'torch' && LAYOUT_NAMES.has(v.name)) {
+        this.global('torch.serialization', '_get_layout'); this.str(`torch.${v.name}`); this.byte(0x85); this.byte(0x52);
+      } else {
+        this.global(v.module, v.name);
+      }
+      return;
+    }
     if (v instanceof PyComplex) { this.global('builtins', 'complex'); this.tupleOf([new PyFloat(v.re), new PyFloat(v.im)], path); this.byte(0x52); return; }
     if (typeof v !== 'object') throw new TypeError(`save: cannot write a ${typeof v} at '${path}'`);
     if (this.get(v)) return;

@@ -20,14 +20,17 @@ export const STORAGE_DTYPE: Record<string, DType> = {
   BoolStorage: 'bool', ComplexFloatStorage: 'complex64', ComplexDoubleStorage: 'complex128',
 };
 
-// torch dtype objects (torch.float32 and its aliases) are allowed as values.
-const TORCH_DTYPES = new Set(['float32', 'float', 'float64', 'double', 'float16', 'half', 'bfloat16', 'int8', 'int16',
-  'short', 'int32', 'int', 'int64', 'long', 'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'complex32', 'complex64',
-  'cfloat', 'complex128', 'cdouble', 'chalf', 'float8_e4m3fn', 'float8_e5m2', 'float8_e4m3fnuz', 'float8_e5m2fnuz',
-  'quint8', 'qint8', 'qint32', 'quint4x2', 'quint2x4', 'bits8', 'bits16', 'uint1', 'uint2', 'uint3', 'uint4', 'uint5',
-  'uint6', 'uint7', 'int1', 'int2', 'int3', 'int4', 'int5', 'int6', 'int7',
-  'per_tensor_affine', 'per_tensor_symmetric', 'per_channel_affine', 'per_channel_symmetric',
-  'per_channel_affine_float_qparams', 'strided', 'sparse_coo']);
+// torch dtype and qscheme objects allowed as values: exactly the names torch's weights_only unpickler
+// allows (str(dtype) of each; aliases such as torch.float or torch.long are not globals torch writes).
+const TORCH_DTYPES = new Set(['float16', 'float32', 'float64', 'bfloat16', 'bool', 'complex32', 'complex64', 'complex128',
+  'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bits8', 'bits16', 'bits1x8', 'bits2x4', 'bits4x2',
+  'float8_e4m3fn', 'float8_e4m3fnuz', 'float8_e5m2', 'float8_e5m2fnuz', 'float8_e8m0fnu', 'float4_e2m1fn_x2',
+  'qint8', 'qint32', 'quint8', 'quint4x2', 'quint2x4', 'int1', 'int2', 'int3', 'int4', 'int5', 'int6', 'int7',
+  'uint1', 'uint2', 'uint3', 'uint4', 'uint5', 'uint6', 'uint7',
+  'per_tensor_affine', 'per_tensor_symmetric', 'per_channel_affine', 'per_channel_symmetric', 'per_channel_affine_float_qparams']);
+// The legacy tensor classes torch allows (torch.FloatTensor, torch.cuda.FloatTensor).
+const TENSOR_CLASSES = new Set(['BFloat16Tensor', 'BoolTensor', 'ByteTensor', 'CharTensor', 'DoubleTensor', 'FloatTensor',
+  'HalfTensor', 'IntTensor', 'LongTensor', 'ShortTensor']);
 
 // Allowed by torch's weights_only loader but meaning tensors this library cannot build.
 const UNSUPPORTED_REBUILD: Record<string, string> = {
@@ -47,10 +50,9 @@ export function isAllowedGlobal(module: string, name: string): boolean {
   if (ALLOWED_CALLABLES.has(full)) return true;
   if (module === 'torch._utils' && name in UNSUPPORTED_REBUILD) return true;
   if (module === 'torch') {
-    if (TORCH_DTYPES.has(name) || name in STORAGE_DTYPE || name === 'UntypedStorage') return true;
-    if (/^[A-Z][A-Za-z0-9]*Tensor$/.test(name)) return true; // legacy tensor classes (torch.FloatTensor)
+    if (TORCH_DTYPES.has(name) || name in STORAGE_DTYPE || TENSOR_CLASSES.has(name)) return true;
   }
-  if (module === 'torch.cuda' && /^[A-Z][A-Za-z0-9]*(Tensor|Storage)$/.test(name)) return true;
+  if (module === 'torch.cuda' && (TENSOR_CLASSES.has(name) || name in STORAGE_DTYPE)) return true;
   if (module === 'torch.storage' && (name === 'UntypedStorage' || name === 'TypedStorage')) return true;
   return false;
 }

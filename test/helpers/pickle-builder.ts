@@ -17,7 +17,8 @@ export class P {
   bool(v: boolean): this { return this.raw(v ? 0x88 : 0x89); }
   int(v: number): this {
     if (v >= 0 && v < 256) return this.raw(0x4b, v);
-    const b = Buffer.alloc(4); b.writeInt32LE(v); return this.raw(0x4a, b);
+    if (v >= -(2 ** 31) && v < 2 ** 31) { const b = Buffer.alloc(4); b.writeInt32LE(v); return this.raw(0x4a, b); }
+    const b = Buffer.alloc(8); b.writeBigInt64LE(BigInt(v)); return this.raw(0x8a, 8, b); // LONG1
   }
   float(v: number): this { const b = Buffer.alloc(8); b.writeDoubleBE(v); return this.raw(0x47, b); }
   /** LONG1 (n <= 255 bytes) or LONG4 with `payload` as the little-endian bytes. */
