@@ -20,7 +20,7 @@ export { saveStateDict } from './torchsave';
 export type { WriteOptions } from './atomic';
 export { loadSafetensors, saveSafetensors, inspectSafetensors, TensorMap } from './safetensors';
 export type { SafetensorsEntry, SafetensorsHeader, SafetensorsLoadOptions, SafetensorsSaveOptions } from './safetensors';
-export { loadTorchScript } from './torchscript';
+export { loadTorchScript, loadTorchScriptParameters } from './torchscript';
 export { inspect } from './inspect';
 export type { InspectResult, TensorEntry } from './inspect';
 export { flattenTree } from './tree';

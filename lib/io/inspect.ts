@@ -5,7 +5,7 @@ import { flattenTree } from './tree';
 import { inspectSafetensors } from './safetensors';
 import { CheckpointError, openSource } from './source';
 import { archiveLayout, openArchive, sniff } from './torchsave';
-import { loadTorchScript } from './torchscript';
+import { parseTorchScript } from './torchscript';
 import { TensorRef } from './values';
 import { ZipReader } from './zip';
 
@@ -34,6 +34,14 @@ export interface InspectResult {
   metadata?: Record<string, string>;
 }
 
+function refEntry(name: string, v: TensorRef): TensorEntry {
+  return {
+    name, dtype: v.dtype, shape: v.shape, nbytes: v.numel * DTYPE_SIZE[v.dtype],
+    storageBytes: v.storage.numel * DTYPE_SIZE[v.dtype], storageKey: v.storage.key, storageOffset: v.offset,
+    strides: v.strides, location: v.storage.location,
+  };
+}
+
 export function inspect(file: string): InspectResult {
   const src = openSource(file);
   try {
@@ -45,14 +53,12 @@ export function inspect(file: string): InspectResult {
       return { file, format: 'safetensors', tensors, values: [], hyperparameters: [], totalStorageBytes: tensors.reduce((a, t) => a + t.nbytes, 0), metadata: h.metadata };
     }
     if (kind === 'zip' && archiveLayout(new ZipReader(src)).torchscript) {
-      src.close();
-      const sd = loadTorchScript(file);
-      const tensors: TensorEntry[] = [];
-      for (const [name, t] of sd) {
-        tensors.push({ name, dtype: t.dtype, shape: t.shape, nbytes: t.nbytes, storageBytes: t.nbytes });
-        t.dispose();
-      }
-      return { file, format: 'torchscript', tensors, values: [], hyperparameters: [], totalStorageBytes: tensors.reduce((a, t) => a + t.nbytes, 0) };
+      // Parsed, not run: the same TensorRefs a torch.save file gives, so no tensor data is read either.
+      const ts = parseTorchScript(src);
+      const tensors = [...ts.parameters, ...ts.buffers].map(([name, v]) => refEntry(name, v));
+      let total = 0;
+      for (const s of ts.archive.storages.values()) total += s.numel * DTYPE_SIZE[s.dtype];
+      return { file, format: 'torchscript', tensors, values: [], hyperparameters: [], totalStorageBytes: total };
     }
     const a = openArchive(src);
     const tensors: TensorEntry[] = [];
@@ -60,11 +66,7 @@ export function inspect(file: string): InspectResult {
     const hyperparameters: { name: string; group: Record<string, unknown> }[] = [];
     flattenTree(a.root, (name, v, parentKey) => {
       if (v instanceof TensorRef) {
-        tensors.push({
-          name, dtype: v.dtype, shape: v.shape, nbytes: v.numel * DTYPE_SIZE[v.dtype],
-          storageBytes: v.storage.numel * DTYPE_SIZE[v.dtype], storageKey: v.storage.key, storageOffset: v.offset,
-          strides: v.strides, location: v.storage.location,
-        });
+        tensors.push(refEntry(name, v));
       } else {
         values.push({ name, value: v });
       }

@@ -11,7 +11,7 @@
 import { DType } from '../tensor';
 import { MAX_REBUILD_DEPTH, UNPICKLE_WORK_BASE, UNPICKLE_WORK_PER_BYTE } from './limits';
 import { CheckpointError } from './source';
-import { OrderedDict, PyComplex, PyGlobal, StorageRef, TensorRef, Tuple } from './values';
+import { OrderedDict, PyComplex, PyGlobal, ScriptObject, StorageRef, TensorRef, Tuple } from './values';
 
 /** The storage classes PyTorch pickles, with the dtype of their elements. */
 export const STORAGE_DTYPE: Record<string, DType> = {
@@ -70,7 +70,16 @@ export interface UnpickleOptions {
   record?: string;
   /** torch.save's persistent_load: turns a persistent id into a StorageRef (or refuses it). */
   persistentLoad?: (pid: unknown) => unknown;
+  /**
+   * A TorchScript archive's data.pkl: `__torch__.*` classes become inert ScriptObjects (NEWOBJ with no
+   * arguments, then BUILD sets their state as data), and torch.jit._pickle's list builders and type tags
+   * return their argument. Nothing else changes: these names run no code here.
+   */
+  torchscript?: boolean;
 }
+
+/** torch.jit._pickle helpers that the TorchScript pickler writes; each returns its first argument. */
+const JIT_PICKLE = new Set(['build_intlist', 'build_doublelist', 'build_boollist', 'build_tensorlist', 'restore_type_tag']);
 
 const MARK = Symbol('mark');
 
@@ -140,6 +149,10 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
   };
   const findGlobal = (module: string, name: string): PyGlobal => {
     module = IMPORT_MAPPING[module] ?? module;
+    if (o.torchscript && (module === '__torch__' || module.startsWith('__torch__.')) && /^[A-Za-z_]\w*$/.test(name)) {
+      return new PyGlobal(module, name);
+    }
+    if (o.torchscript && module === 'torch.jit._pickle' && JIT_PICKLE.has(name)) return new PyGlobal(module, name);
     if (!isAllowedGlobal(module, name)) {
       fail(`refused global '${module}.${name}': only the globals plain PyTorch checkpoints use are allowed ` +
         '(as torch.load(weights_only=True)); nothing was run');
@@ -224,6 +237,13 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
         }
         return call(inner, innerArgs, depth + 1);
       }
+      case 'torch.jit._pickle.build_intlist':
+      case 'torch.jit._pickle.build_doublelist':
+      case 'torch.jit._pickle.build_boollist':
+      case 'torch.jit._pickle.build_tensorlist':
+      case 'torch.jit._pickle.restore_type_tag':
+        if (!o.torchscript) fail(`calling '${fn}' is not supported`);
+        return a[0];
       case 'torch.Size': {
         const dims = shapeArg(a[0] ?? [], 'torch.Size');
         charge(dims.length);
@@ -301,12 +321,17 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
         if (name === 'torch.nn.parameter.Parameter') stack.push(call(cls, args));
         else if (name === 'collections.OrderedDict' || name === 'collections.Counter') stack.push(new OrderedDict());
         else if (name === 'builtins.set') stack.push(new Set());
+        else if (o.torchscript && name.startsWith('__torch__.') && Array.isArray(args) && (args as unknown[]).length === 0) {
+          stack.push(new ScriptObject(cls as PyGlobal));
+        }
         else fail(`NEWOBJ of '${String(cls)}' is refused (only torch.nn.Parameter and plain containers)`);
         break;
       }
       case 0x62: { // BUILD: set an object's state; only an OrderedDict's attributes (a state_dict's _metadata)
         const state = pop(); const inst = top();
-        if (inst instanceof OrderedDict && state instanceof Map) {
+        if (inst instanceof ScriptObject && inst.state === undefined) {
+          inst.state = state; // kept as data; a TorchScript class's own __setstate__ is never run
+        } else if (inst instanceof OrderedDict && state instanceof Map) {
           charge(state.size);
           if (!inst.attrs) inst.attrs = new Map();
           for (const [k, v] of state as Map<string, unknown>) inst.attrs.set(k, v); // in place: repeated BUILDs stay linear

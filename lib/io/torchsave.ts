@@ -47,24 +47,14 @@ export function archiveLayout(zip: ZipReader): { prefix: string; torchscript: bo
   return { prefix, torchscript };
 }
 
-/** Opens a torch.save zip and unpickles data.pkl with the restricted unpickler (no tensor data read). */
-export function openArchive(src: Source): TorchArchive {
-  const kind = sniff(src);
-  if (kind === 'legacy') {
-    throw new CheckpointError(src.name, 'legacy (pre-1.6) torch.save format is not supported; re-save it with ' +
-      'PyTorch >= 1.6: torch.save(torch.load(f, weights_only=True), f2)');
-  }
-  if (kind === 'safetensors') throw new CheckpointError(src.name, 'this is a safetensors file, not a torch.save zip: use loadSafetensors');
-  if (kind !== 'zip') throw new CheckpointError(src.name, 'not a PyTorch checkpoint (no zip, pickle or safetensors signature)');
-  const zip = new ZipReader(src);
-  const { prefix, torchscript } = archiveLayout(zip);
-  if (torchscript) throw new CheckpointError(src.name, 'this is a TorchScript archive (torch.jit.save): use loadTorchScript');
-  const bo = zip.entries.get(`${prefix}byteorder`);
-  if (bo && zip.read(bo.name, { maxBytes: 64 }).toString() !== 'little') {
-    throw new CheckpointError(src.name, `byteorder '${zip.read(bo.name, { maxBytes: 64 }).toString().slice(0, 16)}' is not supported (only little-endian)`);
-  }
-  const storages = new Map<string, StorageRef>();
-  const persistentLoad = (pid: unknown): StorageRef => {
+/**
+ * torch.load's persistent_load for an archive: turns ('storage', cls, key, location, numel) into a
+ * StorageRef of record `<prefix>data/<key>`, checked against the record's size (nothing read yet).
+ * Shared by torch.save files and TorchScript archives, which store tensors the same way.
+ */
+export function storageLoader(zip: ZipReader, prefix: string, storages: Map<string, StorageRef>): (pid: unknown) => StorageRef {
+  const src = zip.src;
+  return (pid: unknown): StorageRef => {
     const bad = (p: string): never => { throw new CheckpointError(src.name, `${prefix}data.pkl: ${p}`); };
     if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') bad('unexpected persistent id (not a storage)');
     const [, cls, key, location, numel] = pid as unknown[];
@@ -91,6 +81,26 @@ export function openArchive(src: Source): TorchArchive {
     storages.set(k, ref);
     return ref;
   };
+}
+
+/** Opens a torch.save zip and unpickles data.pkl with the restricted unpickler (no tensor data read). */
+export function openArchive(src: Source): TorchArchive {
+  const kind = sniff(src);
+  if (kind === 'legacy') {
+    throw new CheckpointError(src.name, 'legacy (pre-1.6) torch.save format is not supported; re-save it with ' +
+      'PyTorch >= 1.6: torch.save(torch.load(f, weights_only=True), f2)');
+  }
+  if (kind === 'safetensors') throw new CheckpointError(src.name, 'this is a safetensors file, not a torch.save zip: use loadSafetensors');
+  if (kind !== 'zip') throw new CheckpointError(src.name, 'not a PyTorch checkpoint (no zip, pickle or safetensors signature)');
+  const zip = new ZipReader(src);
+  const { prefix, torchscript } = archiveLayout(zip);
+  if (torchscript) throw new CheckpointError(src.name, 'this is a TorchScript archive (torch.jit.save): use loadTorchScript');
+  const bo = zip.entries.get(`${prefix}byteorder`);
+  if (bo && zip.read(bo.name, { maxBytes: 64 }).toString() !== 'little') {
+    throw new CheckpointError(src.name, `byteorder '${zip.read(bo.name, { maxBytes: 64 }).toString().slice(0, 16)}' is not supported (only little-endian)`);
+  }
+  const storages = new Map<string, StorageRef>();
+  const persistentLoad = storageLoader(zip, prefix, storages);
   const root = unpickle(zip.read(`${prefix}data.pkl`, { verifyCrc: true, maxBytes: MAX_RECORD_BYTES }), { file: src.name, record: `${prefix}data.pkl`, persistentLoad });
   return { zip, prefix, root, storages };
 }

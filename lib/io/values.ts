@@ -61,3 +61,13 @@ export class TensorRef {
   get dtype(): DType { return this.storage.dtype; }
   get numel(): number { return this.shape.reduce((a, b) => a * b, 1); }
 }
+
+/**
+ * An object of a TorchScript class (`__torch__.<path>.<Class>`) read from a TorchScript archive's data.pkl:
+ * inert, its class only named and its pickled state (for modules, a dict of attributes) kept as data.
+ * Nothing of the class's code is run: see torchscript.ts.
+ */
+export class ScriptObject {
+  state: unknown = undefined;
+  constructor(readonly cls: PyGlobal) {}
+}

@@ -2,8 +2,7 @@
 //  --out F.safetensors`: the Squisher from a PyTorch Adam/AdamW state_dict, by parameter name.
 import { Command } from 'commander';
 import { squisher } from '../../fisher';
-import { checkpointFormat, loadStateDict } from '../../io';
-import { ScriptModule } from '../../nn/script';
+import { checkpointFormat, loadStateDict, loadTorchScriptParameters } from '../../io';
 import { Tensor } from '../../tensor/tensor';
 import { checkNewOutput, intOption } from './fisher';
 
@@ -15,8 +14,9 @@ const BUFFER = /(^|\.)(running_mean|running_var|num_batches_tracked)$/;
 /** Parameter names and shapes in order: exact from a TorchScript model; from a state_dict, its non-buffer entries. */
 function paramsFrom(file: string): { namedParameters(): [string, Tensor][]; dispose(): void } {
   if (checkpointFormat(file) === 'torchscript') {
-    const m = ScriptModule.load(file);
-    return { namedParameters: () => m.namedParameters(), dispose: () => undefined };
+    // Parsed from the archive, not run: only the names and shapes are needed (lib/io/torchscript.ts).
+    const ps = loadTorchScriptParameters(file);
+    return { namedParameters: () => [...ps], dispose: () => { for (const t of ps.values()) t.dispose(); } };
   }
   const sd = loadStateDict(file);
   const list = [...sd].filter(([n, t]) => !BUFFER.test(n) && ['float32', 'float64', 'float16', 'bfloat16'].includes(t.dtype));
