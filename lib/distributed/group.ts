@@ -127,17 +127,23 @@ export class ProcessGroup {
       if (me !== 0) return new DistributedError(`${head}: rank 0, which hosts the rendezvous store, is unreachable (died or hung): ${cause}`, 0, { cause: e });
       return new DistributedError(`${head}: ${cause}`, undefined, { cause: e });
     }
+    // What this rank sees, then what the first rank to notice recorded: after a cascade (a survivor that
+    // failed and exited looks dead too) the first verdict is the one that names the cause.
     const dead = peers.filter((p) => p.rank !== me && !p.alive);
-    if (dead.length) {
-      return new DistributedError(`${head}: rank ${dead.map((p) => p.rank).join(', ')} died or was stopped (no heartbeat for ${DIAGNOSE_MS} ms): ${cause}`,
-        dead[0].rank, { cause: e });
-    }
     const behind = peers.filter((p) => p.rank !== me && p.collectives < n);
-    if (behind.length) {
-      return new DistributedError(`${head}: rank ${behind.map((p) => `${p.rank} (at #${p.collectives})`).join(', ')} did not reach it within ${this.timeoutMs} ms ` +
-        `(hung, much slower, or issuing different collectives): ${cause}`, behind[0].rank, { cause: e });
-    }
-    return new DistributedError(`${head}: ${cause}`, undefined, { cause: e });
+    let verdict = '';
+    if (dead.length) verdict = `${dead[0].rank}|died or was stopped (no heartbeat for ${DIAGNOSE_MS} ms)`;
+    else if (behind.length) verdict = `${behind[0].rank}|did not reach collective #${n} within ${this.timeoutMs} ms (at #${behind[0].collectives}: hung, much slower, or issuing different collectives)`;
+    try {
+      const first = await withDeadline(c10d.blame(h, verdict), 8000, () => new Error('blame timed out'));
+      if (first) verdict = first;
+    } catch { /* the store went away meanwhile: keep our own verdict */ }
+    if (!verdict) return new DistributedError(`${head}: ${cause}`, undefined, { cause: e });
+    const bar = verdict.indexOf('|');
+    const rank = Number(verdict.slice(0, bar));
+    const also = dead.filter((p) => p.rank !== rank).map((p) => p.rank);
+    return new DistributedError(`${head}: rank ${rank} ${verdict.slice(bar + 1)}` +
+      (also.length ? `; rank ${also.join(', ')} stopped since` : '') + `: ${cause}`, rank, { cause: e });
   }
 }
 

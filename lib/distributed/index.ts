@@ -7,3 +7,7 @@ export { rendezvousFrom } from './env';
 export type { Rendezvous } from './env';
 export { launch, freePort, describeExit } from './launcher';
 export type { LaunchOptions, LaunchResult, WorkerExit } from './launcher';
+export { distributedFisher } from './fisher';
+export type { DistributedFisherOptions } from './fisher';
+export { safetensorsFolder, SafetensorsFolder, shardData, exampleIndices, batchRanges } from './shard';
+export type { ShardSpec } from './shard';

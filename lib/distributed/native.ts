@@ -27,8 +27,16 @@ export interface NativeDistributed {
   broadcast(g: GroupHandle, t: Handle, root: number): Promise<void>;
   barrier(g: GroupHandle): Promise<void>;
   diagnose(g: GroupHandle, watchMs: number): Promise<PeerState[]>;
+  blame(g: GroupHandle, verdict: string): Promise<string>;
   destroy(g: GroupHandle): Promise<void>;
   backends(): { gloo: boolean; nccl: boolean };
 }
 
-export const c10d: NativeDistributed = (native as unknown as { distributed: NativeDistributed }).distributed;
+const addon = (native as unknown as { distributed?: NativeDistributed }).distributed;
+
+/** The c10d binding; an addon built before native/distributed existed says to rebuild (on first use). */
+export const c10d: NativeDistributed = addon ?? new Proxy({} as NativeDistributed, {
+  get() {
+    throw new Error('this squisher addon was built without native/distributed (c10d); rebuild it: node scripts/install/install.js');
+  },
+});

@@ -11,6 +11,7 @@ import { accumulateFast, FastPathUnsupported, FastPlan, hookedForward, planFastP
 import { checkTargets, exactTerms, mcTerms, summedNll, Task, Term } from './likelihood';
 import { chunkFor, paramsOf, perSampleGradFn } from './persample';
 import { FisherDiagonal, FisherVariant, Reduction } from './result';
+import type { DistributedFisherOptions } from '../distributed/fisher';
 
 export interface FisherOptions {
   /** 'empirical' (true labels, default), 'mc' (sampled labels), 'exact' (expectation), 'batched' (Σ_B (Σ_{n∈B} g_n)²). */
@@ -36,6 +37,8 @@ export interface FisherOptions {
   params?: string[];
   onProgress?: (done: number, total: number | null) => void;
   signal?: AbortSignal;
+  /** Data-parallel over the ranks of a c10d process group: each rank sums its share, the sums are all-reduced (lib/distributed). */
+  distributed?: boolean | DistributedFisherOptions;
 }
 
 const VARIANTS: FisherVariant[] = ['empirical', 'mc', 'exact', 'batched'];
@@ -62,6 +65,8 @@ function termsFor(variant: FisherVariant, task: Task, out: () => Tensor, y: Tens
 
 export async function fisherDiagonal(model: Module, data: FisherData, o: FisherOptions = {}): Promise<FisherDiagonal> {
   validate(o);
+  // Required here, not imported above: lib/distributed calls back into this function for each rank's share.
+  if (o.distributed) return (require('../distributed/fisher') as typeof import('../distributed/fisher')).distributedFisher(model, data, o);
   const variant = o.variant ?? 'empirical', task = o.task ?? 'classification', reduction = o.reduction ?? 'sum';
   const k = o.samples ?? 1, batchSize = o.batchSize ?? 64;
   const named = model.namedParameters().filter(([n, t]) => t.requiresGrad && (!o.params || o.params.includes(n)));

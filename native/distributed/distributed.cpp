@@ -162,6 +162,29 @@ static Napi::Value Diagnose(const Napi::CallbackInfo& info) {
   return PromiseWorker::start(new DiagnoseWorker(info.Env(), g, toInt64(info[1], "watchMs")));
 }
 
+class BlameWorker : public PromiseWorker {
+ public:
+  BlameWorker(Napi::Env env, std::shared_ptr<Group> g, std::string verdict)
+      : PromiseWorker(env, "blame: "), g_(std::move(g)), verdict_(std::move(verdict)) {}
+
+ protected:
+  void run() override { result_ = g_->blame(verdict_); }
+  Napi::Value result(Napi::Env env) override { return Napi::String::New(env, result_); }
+
+ private:
+  std::shared_ptr<Group> g_;
+  std::string verdict_, result_;
+};
+
+// blame(handle, verdict) -> Promise<string>: the first verdict recorded on a failure ("" if none);
+// records `verdict` (when non-empty) if no rank has recorded one yet.
+static Napi::Value Blame(const Napi::CallbackInfo& info) {
+  requireArgs(info, 2, "blame");
+  auto g = unwrapGroup(info[0]);
+  if (!info[1].IsString()) throw Napi::TypeError::New(info.Env(), "blame: verdict must be a string");
+  return PromiseWorker::start(new BlameWorker(info.Env(), g, info[1].As<Napi::String>().Utf8Value()));
+}
+
 class DestroyWorker : public PromiseWorker {
  public:
   DestroyWorker(Napi::Env env, std::shared_ptr<Group> g) : PromiseWorker(env, "destroy: "), g_(std::move(g)) {}
@@ -204,6 +227,7 @@ void initDistributed(Napi::Env env, Napi::Object exports) {
   SQ_EXPORT(d, "broadcast", Broadcast);
   SQ_EXPORT(d, "barrier", Barrier);
   SQ_EXPORT(d, "diagnose", Diagnose);
+  SQ_EXPORT(d, "blame", Blame);
   SQ_EXPORT(d, "destroy", Destroy);
   SQ_EXPORT(d, "backends", Backends);
   exports.Set("distributed", d);

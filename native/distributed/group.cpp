@@ -122,4 +122,18 @@ std::vector<Group::PeerState> Group::diagnose(std::chrono::milliseconds watch) {
   return out;
 }
 
+std::string Group::blame(const std::string& verdict) {
+  if (destroyed_.load()) throw std::runtime_error("the process group was destroyed");
+  auto probe = store_->clone();
+  probe->setTimeout(std::min(cfg_.timeout, std::chrono::milliseconds(5000)));
+  const std::string key = "squisher/blame";
+  std::vector<uint8_t> v;
+  if (!verdict.empty()) {
+    v = probe->compareSet(key, {}, std::vector<uint8_t>(verdict.begin(), verdict.end()));
+  } else if (probe->check({key})) {
+    v = probe->get(key);
+  }
+  return std::string(v.begin(), v.end());
+}
+
 }  // namespace sq

@@ -47,6 +47,10 @@ class Group {
   // Reads every rank's heartbeat twice, `watch` apart, and its collective count; throws when the store
   // (hosted by rank 0) cannot be reached.
   std::vector<PeerState> diagnose(std::chrono::milliseconds watch);
+  // What the first survivor to diagnose a failure recorded ("" when none yet). A non-empty `verdict` is
+  // recorded unless another rank got there first (first writer wins), so every survivor names the same
+  // rank even after the failure has cascaded (a survivor that exits looks dead to those diagnosing later).
+  std::string blame(const std::string& verdict);
 
   const GroupConfig& config() const { return cfg_; }
   int64_t collectivesEntered() const { return entered_.load(); }

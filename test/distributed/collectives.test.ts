@@ -32,7 +32,7 @@ describe('process group (Gloo, loopback)', () => {
     expect(e).toBeTruthy();
     expect(e.name).toBe('DistributedError');
     expect(e.rank).toBe(1);
-    expect(e.message).toMatch(/rank 1 \(at #3\) did not reach it/);
+    expect(e.message).toMatch(/rank 1 did not reach collective #4 within 3000 ms \(at #3/);
     expect(r.exits[0].code).toBe(1);
     // The launcher stopped the hung rank after the grace period (it would have slept 60 s).
     expect(r.stoppedBy).toBe('failure');

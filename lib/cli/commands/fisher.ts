@@ -12,6 +12,8 @@ import { ScriptModule } from '../../nn/script';
 import { Tensor } from '../../tensor/tensor';
 import { dispose } from '../../tensor/scope';
 import { progress } from '../progress';
+import { nprocOption, optionsToArgs, runLocalWorkers } from '../../distributed/cli';
+import { safetensorsFolder, SafetensorsFolder } from '../../distributed/shard';
 
 // Shared with the squisher and compare commands.
 /** OUT must be .safetensors, not one of the inputs, and new unless --overwrite: checked before any work. */
@@ -32,6 +34,7 @@ export function intOption(v: string, name: string): number {
 interface FisherCli {
   model: string; data: string; variant: FisherVariant; samples?: string; reduction: Reduction; device?: string;
   task?: string; batchSize: string; seed?: string; engine: string; out: string; overwrite?: boolean; json?: boolean;
+  nprocPerNode?: string; distributed?: boolean; backend: 'gloo' | 'nccl'; timeoutMs: string;
 }
 
 /** x and y from a safetensors or torch.save file, named in errors. */
@@ -74,25 +77,38 @@ export function registerFisher(program: Command): void {
     .requiredOption('--out <file>', 'output .safetensors (metadata in __metadata__)')
     .option('--overwrite', 'replace OUT if it exists')
     .option('--json', 'print a JSON summary')
+    .option('--nproc-per-node <n>', 'data-parallel: run N local workers (torchrun-style) and all-reduce their sums')
+    .option('--distributed', 'run as one rank of a group described by RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (torchrun)')
+    .option('--backend <b>', 'distributed: gloo (CPU) | nccl (CUDA, one GPU per rank)', 'gloo')
+    .option('--timeout-ms <ms>', 'distributed: rendezvous and collective timeout', '300000')
     .action(async (o: FisherCli) => {
       checkNewOutput(o.out, [o.model, o.data], !!o.overwrite);
-      const device = resolveDevice(o.device);
+      if (o.nprocPerNode !== undefined) return runLocalWorkers(nprocOption(o.nprocPerNode), ['fisher', ...optionsToArgs({ ...o }, ['nprocPerNode', 'distributed'])]);
+      const rank = o.distributed ? Number(process.env.RANK) : 0;
+      const device = o.distributed && o.backend === 'nccl' ? `cuda:${process.env.LOCAL_RANK ?? 0}` : resolveDevice(o.device);
       const model = loadScripted(o.model, device);
-      const { x, y } = readXY(o.data);
-      const task = o.task ?? (['float32', 'float64', 'float16', 'bfloat16'].includes(y.dtype) ? 'regression' : 'classification');
+      const folder = fs.statSync(o.data).isDirectory();
+      const { x, y } = folder ? { x: null, y: null } : readXY(o.data);
+      const data = folder ? safetensorsFolder(o.data, { batchSize: intOption(o.batchSize, '--batch-size') }) : { x: x!, y: y! };
+      const yDtype = data instanceof SafetensorsFolder ? data.yDtype : data.y.dtype;
+      const task = o.task ?? (['float32', 'float64', 'float16', 'bfloat16'].includes(String(yDtype)) ? 'regression' : 'classification');
       const ac = new AbortController();
       const onInt = (): void => ac.abort(new Error('interrupted: nothing was written'));
       process.once('SIGINT', onInt);
-      const bar = progress(`fisher (${o.variant})`);
+      if (o.distributed) process.once('SIGTERM', onInt);
+      const bar = progress(o.distributed ? `fisher (${o.variant}, rank ${rank})` : `fisher (${o.variant})`);
       try {
-        const F = await fisherDiagonal(model, { x, y }, {
+        const F = await fisherDiagonal(model, data, {
           variant: o.variant, task: task as any, reduction: o.reduction, device,
           samples: intOption(o.samples!, '--samples'), batchSize: intOption(o.batchSize, '--batch-size'),
           seed: o.seed !== undefined ? intOption(o.seed, '--seed') : undefined, engine: o.engine as any,
           onProgress: (n, total) => bar.update(n, total ?? n, 'examples'), signal: ac.signal,
+          ...(o.distributed ? { distributed: { backend: o.backend, timeoutMs: intOption(o.timeoutMs, '--timeout-ms') } } : {}),
         });
         bar.stop();
         F.meta.model = o.model;
+        // Distributed: every rank holds the all-reduced result; rank 0 writes it.
+        if (rank !== 0) { F.dispose(); return; }
         F.save(o.out, { overwrite: !!o.overwrite });
         const summary = { out: o.out, ...F.meta, tensors: F.size, total: F.total() };
         if (o.json) console.log(JSON.stringify(summary));
@@ -101,7 +117,8 @@ export function registerFisher(program: Command): void {
       } finally {
         bar.stop();
         process.removeListener('SIGINT', onInt);
-        x.dispose(); y.dispose();
+        process.removeListener('SIGTERM', onInt);
+        x?.dispose(); y?.dispose();
       }
     });
 }

@@ -1,0 +1,23 @@
+// A rank for test/distributed/faults.test.ts: a data-parallel Fisher in which the last rank kills itself
+// (SIGKILL, no chance to clean up) after its first batches; the others must fail naming it, and rank 0
+// must not write OUT.
+const path = require('path');
+const sq = require('../../../dist');
+
+(async () => {
+  const [fixtures, out] = process.argv.slice(2);
+  const g = await sq.distributed.initProcessGroup({ backend: 'gloo', timeoutMs: 20000 });
+  const cnn = sq.ScriptModule.load(path.join(fixtures, 'cnn.jit.pt'));
+  sq.manualSeed(1);
+  const data = { x: sq.randn([600, 1, 8, 8]), y: sq.randint(0, 3, [600]) };
+  try {
+    await sq.fisherDiagonal(cnn, data, {
+      variant: 'empirical', batchSize: 8, distributed: { out },
+      onProgress: (n) => { if (g.rank === g.worldSize - 1 && n >= 16) process.kill(process.pid, 'SIGKILL'); },
+    });
+    console.log('RESULT ' + JSON.stringify({ rank: g.rank, error: null }));
+  } catch (e) {
+    console.log('RESULT ' + JSON.stringify({ rank: g.rank, error: { name: e.name, rank: e.rank, message: e.message } }));
+    process.exit(1);
+  }
+})().catch((e) => { console.error(e.stack || e); process.exit(2); });
