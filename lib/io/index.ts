@@ -22,7 +22,8 @@ export { loadSafetensors, saveSafetensors, inspectSafetensors, TensorMap } from 
 export type { SafetensorsEntry, SafetensorsHeader, SafetensorsLoadOptions, SafetensorsSaveOptions } from './safetensors';
 export { loadTorchScript, loadTorchScriptParameters } from './torchscript';
 export { inspect } from './inspect';
-export type { InspectResult, TensorEntry } from './inspect';
+export type { InspectOptions, InspectResult, TensorEntry } from './inspect';
+export { PyObject, NumpyArray, NumpyDType } from './inert';
 export { flattenTree } from './tree';
 
 /** The format of a checkpoint file, from its bytes (not its name). */
@@ -87,8 +88,8 @@ export function save(file: string, value: unknown, opts: WriteOptions = {}): voi
 }
 
 /** Converts between torch.save (.pt/.pth/.bin) and .safetensors, by the output's extension. */
-export function convert(input: string, output: string, opts: WriteOptions = {}): { tensors: number; dropped: string[] } {
-  const tree = load(input);
+export function convert(input: string, output: string, opts: WriteOptions & Pick<LoadOptions, 'allowGlobals'> = {}): { tensors: number; dropped: string[] } {
+  const tree = load(input, { allowGlobals: opts.allowGlobals });
   const toSafetensors = /\.safetensors$/i.test(output);
   if (!toSafetensors && !/\.(pt|pth|bin|ckpt)$/i.test(output)) {
     throw new Error(`${output}: unknown output format (use .safetensors, or .pt/.pth/.bin for torch.save)`);

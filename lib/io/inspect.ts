@@ -7,6 +7,7 @@ import { CheckpointError, openSource } from './source';
 import { archiveLayout, openArchive, sniff } from './torchsave';
 import { parseTorchScript } from './torchscript';
 import { TensorRef } from './values';
+import { inertClassOf } from './inert';
 import { ZipReader } from './zip';
 
 export interface TensorEntry {
@@ -32,6 +33,8 @@ export interface InspectResult {
   hyperparameters: { name: string; group: Record<string, unknown> }[];
   totalStorageBytes: number;
   metadata?: Record<string, string>;
+  /** Objects of allow-listed globals (InspectOptions.allowGlobals), by dotted path: read as data, never called. */
+  objects?: { name: string; cls: string }[];
 }
 
 function refEntry(name: string, v: TensorRef): TensorEntry {
@@ -42,7 +45,12 @@ function refEntry(name: string, v: TensorRef): TensorEntry {
   };
 }
 
-export function inspect(file: string): InspectResult {
+export interface InspectOptions {
+  /** Globals to read as inert data, as for load(): e.g. ['argparse.Namespace']. */
+  allowGlobals?: readonly string[];
+}
+
+export function inspect(file: string, opts: InspectOptions = {}): InspectResult {
   const src = openSource(file);
   try {
     const kind = sniff(src);
@@ -60,7 +68,8 @@ export function inspect(file: string): InspectResult {
       for (const s of ts.archive.storages.values()) total += s.numel * DTYPE_SIZE[s.dtype];
       return { file, format: 'torchscript', tensors, values: [], hyperparameters: [], totalStorageBytes: total };
     }
-    const a = openArchive(src);
+    const a = openArchive(src, opts);
+    const objects: { name: string; cls: string }[] = [];
     const tensors: TensorEntry[] = [];
     const values: { name: string; value: unknown }[] = [];
     const hyperparameters: { name: string; group: Record<string, unknown> }[] = [];
@@ -69,6 +78,8 @@ export function inspect(file: string): InspectResult {
         tensors.push(refEntry(name, v));
       } else {
         values.push({ name, value: v });
+        const cls = inertClassOf(v);
+        if (cls) objects.push({ name, cls });
       }
       void parentKey;
     });
@@ -88,7 +99,7 @@ export function inspect(file: string): InspectResult {
     findGroups(a.root, '', 0);
     let total = 0;
     for (const s of a.storages.values()) total += s.numel * DTYPE_SIZE[s.dtype];
-    return { file, format: 'torch', tensors, values, hyperparameters, totalStorageBytes: total };
+    return { file, format: 'torch', tensors, values, hyperparameters, totalStorageBytes: total, objects };
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(file, (e as Error).message);

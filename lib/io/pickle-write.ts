@@ -23,7 +23,7 @@ const LAYOUT_NAMES = new Set(['strided', 'sparse_coo', 'sparse_csr', 'sparse_csc
 
 /** Every global this writer may emit, as (module, name) pairs: what torch.save itself writes for these values. */
 export const WRITABLE_GLOBALS: readonly (readonly [string, string])[] = [
-  ['collections', 'OrderedDict'], ['torch._utils', '_rebuild_tensor_v2'], ['_codecs', 'encode'], ['builtins', 'set'],
+  ['collections', 'OrderedDict'], ['torch._utils', '_rebuild_tensor_v2'], ['torch._utils', '_rebuild_tensor_v3'], ['_codecs', 'encode'], ['builtins', 'set'],
   ['builtins', 'complex'], ['torch.serialization', '_get_layout'], ['torch.storage', 'UntypedStorage'],
   ...[...DTYPE_NAMES, ...STORAGE_NAMES, ...QSCHEME_NAMES].map((n) => ['torch', n] as const),
 ];
@@ -36,6 +36,8 @@ export interface TensorRecord {
   shape: number[];
   strides: number[];
   requiresGrad: boolean;
+  /** Set for an untyped (byte) storage: written as _rebuild_tensor_v3(..., torch.<dtype>), as torch.save does. */
+  dtype?: string;
 }
 
 export class PickleWriter {
@@ -176,7 +178,7 @@ export class PickleWriter {
 
   private tensor(t: Tensor, path: string): void {
     const r = this.tensorHook(t, path);
-    this.global('torch._utils', '_rebuild_tensor_v2');
+    this.global('torch._utils', r.dtype ? '_rebuild_tensor_v3' : '_rebuild_tensor_v2');
     this.byte(0x28);
     this.byte(0x28); this.str('storage'); this.value(r.pid[0]); this.str(r.pid[1]); this.str(r.pid[2]); this.int(r.pid[3]); this.byte(0x74);
     this.byte(0x51); // BINPERSID
@@ -185,6 +187,7 @@ export class PickleWriter {
     this.tupleOf(r.strides, path);
     this.value(r.requiresGrad);
     this.global('collections', 'OrderedDict'); this.byte(0x29); this.byte(0x52); // backward_hooks
+    if (r.dtype) this.global('torch', r.dtype);
     this.byte(0x74); this.byte(0x52);
     this.put(t);
   }

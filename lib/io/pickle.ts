@@ -10,6 +10,8 @@
 // budget linear in the pickle's size (limits.ts), so no sequence of opcodes can make it quadratic.
 import { DType } from '../tensor';
 import { MAX_REBUILD_DEPTH, UNPICKLE_WORK_BASE, UNPICKLE_WORK_PER_BYTE } from './limits';
+import { dtypeOfGlobal, storageAs } from './dtype-records';
+import { InertGlobals, refusedGlobalMessage } from './inert';
 import { CheckpointError } from './source';
 import { OrderedDict, PyComplex, PyGlobal, ScriptObject, StorageRef, TensorRef, Tuple } from './values';
 
@@ -36,7 +38,7 @@ const TENSOR_CLASSES = new Set(['BFloat16Tensor', 'BoolTensor', 'ByteTensor', 'C
 const UNSUPPORTED_REBUILD: Record<string, string> = {
   _rebuild_qtensor: 'quantized tensors', _rebuild_sparse_tensor: 'sparse tensors',
   _rebuild_meta_tensor_no_storage: 'meta tensors', _rebuild_nested_tensor: 'nested tensors',
-  _rebuild_wrapper_subclass: 'tensor subclasses', _rebuild_tensor_v3: 'tensors with a non-default dtype/storage pairing',
+  _rebuild_wrapper_subclass: 'tensor subclasses',
   _rebuild_device_tensor_from_numpy: 'numpy-backed device tensors',
   _rebuild_device_tensor_from_cpu_tensor: 'device tensors rebuilt from CPU tensors',
 };
@@ -62,6 +64,7 @@ const ALLOWED_CALLABLES = new Set([
   'torch.Size', 'torch.Tensor', 'torch.device', '_codecs.encode', 'builtins.bytearray', 'builtins.set',
   'builtins.complex', 'torch._utils._rebuild_tensor', 'torch._utils._rebuild_tensor_v2',
   'torch._utils._rebuild_parameter', 'torch._utils._rebuild_parameter_with_state', 'torch._tensor._rebuild_from_type_v2',
+  'torch._utils._rebuild_tensor_v3',
 ]);
 
 export interface UnpickleOptions {
@@ -76,6 +79,8 @@ export interface UnpickleOptions {
    * return their argument. Nothing else changes: these names run no code here.
    */
   torchscript?: boolean;
+  /** Globals the caller trusts, read as inert data (inert.ts), e.g. ['argparse.Namespace']. */
+  allowGlobals?: readonly string[];
 }
 
 /** torch.jit._pickle helpers that the TorchScript pickler writes; each returns its first argument. */
@@ -112,6 +117,7 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
   const text = (b: Buffer): string => {
     try { return utf8.decode(b); } catch { return fail('a string is not valid UTF-8'); }
   };
+  const inert = o.allowGlobals?.length ? new InertGlobals(o.allowGlobals) : null;
 
   const need = (n: number): void => { if (pos + n > data.length) fail(`the pickle stops mid-stream (needs ${n} more bytes)`); };
   const u8 = (): number => { need(1); return data[pos++]; };
@@ -153,10 +159,7 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
       return new PyGlobal(module, name);
     }
     if (o.torchscript && module === 'torch.jit._pickle' && JIT_PICKLE.has(name)) return new PyGlobal(module, name);
-    if (!isAllowedGlobal(module, name)) {
-      fail(`refused global '${module}.${name}': only the globals plain PyTorch checkpoints use are allowed ` +
-        '(as torch.load(weights_only=True)); nothing was run');
-    }
+    if (!isAllowedGlobal(module, name) && !inert?.allows(module, name)) fail(refusedGlobalMessage(`${module}.${name}`));
     return new PyGlobal(module, name);
   };
   const setItems = (target: unknown, items: unknown[]): void => {
@@ -221,6 +224,14 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
       case 'torch._utils._rebuild_tensor':
       case 'torch._utils._rebuild_tensor_v2':
         return rebuildTensor(fn.endsWith('v2') ? a : [...a.slice(0, 4), false], fn);
+      case 'torch._utils._rebuild_tensor_v3': { // float8, uint16/32/64: bytes read as a dtype (dtype-records.ts)
+        const dtype = dtypeOfGlobal(a[6]);
+        if (!(a[0] instanceof StorageRef)) fail(`${fn}: the first argument is not a storage`);
+        if (!dtype) fail(`${fn}: dtype ${String(a[6])} is not supported`);
+        const st = storageAs(a[0] as StorageRef, dtype!);
+        if (typeof st === 'string') fail(`${fn}: ${st}`);
+        return rebuildTensor([st, ...a.slice(1, 5)], fn);
+      }
       case 'torch._utils._rebuild_parameter':
       case 'torch._utils._rebuild_parameter_with_state':
       case 'torch.nn.parameter.Parameter': {
@@ -273,6 +284,8 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
         return new PyGlobal('torch', name);
       }
       default: {
+        const g = fnObj as PyGlobal;
+        if (inert && !isAllowedGlobal(g.module, g.name)) return inert.reduce(g, a, fail);
         const short = fn.replace('torch._utils.', '');
         if (short in UNSUPPORTED_REBUILD) fail(`${fn}: ${UNSUPPORTED_REBUILD[short]} are not supported`);
         return fail(`calling '${fn}' is not supported`);
@@ -317,6 +330,12 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
       case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args)); break; } // REDUCE
       case 0x81: { // NEWOBJ: cls.__new__(cls, *args), which for the allowed containers is an empty one
         const args = pop(); const cls = pop();
+        if (inert && cls instanceof PyGlobal && !isAllowedGlobal(cls.module, cls.name)) {
+          if (!Array.isArray(args)) fail('NEWOBJ arguments are not a tuple');
+          charge((args as unknown[]).length);
+          stack.push(inert.newobj(cls, args as unknown[]));
+          break;
+        }
         const name = cls instanceof PyGlobal ? cls.fullName : '';
         if (name === 'torch.nn.parameter.Parameter') stack.push(call(cls, args));
         else if (name === 'collections.OrderedDict' || name === 'collections.Counter') stack.push(new OrderedDict());
@@ -335,6 +354,8 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
           charge(state.size);
           if (!inst.attrs) inst.attrs = new Map();
           for (const [k, v] of state as Map<string, unknown>) inst.attrs.set(k, v); // in place: repeated BUILDs stay linear
+        } else if (inert?.build(inst, state, fail)) {
+          // an allow-listed object's state, recorded as data (inert.ts)
         } else {
           // torch would call set_()/__setstate__ on a tensor with this state, changing what it holds:
           // plain checkpoints never do that, so it is refused rather than silently read differently.

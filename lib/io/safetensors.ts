@@ -11,6 +11,9 @@ import { Scratch, readTensorBytes } from './tensor-bytes';
 const ST_TO_DTYPE: Record<string, DType> = {
   F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16', I64: 'int64', I32: 'int32', I16: 'int16',
   I8: 'int8', U8: 'uint8', BOOL: 'bool', C64: 'complex64',
+  // The names the safetensors library gives torch's float8 and unsigned dtypes (safetensors/torch.py _TYPES).
+  F8_E4M3: 'float8_e4m3fn', F8_E5M2: 'float8_e5m2', F8_E4M3FNUZ: 'float8_e4m3fnuz', F8_E5M2FNUZ: 'float8_e5m2fnuz',
+  U16: 'uint16', U32: 'uint32', U64: 'uint64',
 };
 const DTYPE_TO_ST: Record<string, string> = Object.fromEntries(Object.entries(ST_TO_DTYPE).map(([k, v]) => [v, k]));
 /** The safetensors format itself caps its header at 100 MB. */

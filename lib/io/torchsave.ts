@@ -5,6 +5,8 @@ import { native } from '../native';
 import { DType, DTYPE_SIZE, Tensor, tensor } from '../tensor';
 import { WriteOptions, writeAtomic } from './atomic';
 import { MAX_RECORD_BYTES } from './limits';
+import { UNTYPED_STORAGE, UNTYPED_STORAGE_DTYPES } from './dtype-records';
+import { NumpyArray, PyObject } from './inert';
 import { STORAGE_DTYPE, unpickle } from './pickle';
 import { PickleWriter, TensorRecord } from './pickle-write';
 import { CheckpointError, Source, openSource } from './source';
@@ -16,6 +18,11 @@ export type MapLocation = 'cpu' | 'cuda' | 'keep' | `cuda:${number}`;
 export interface LoadOptions {
   /** Where tensors go: 'cpu' (default), 'cuda' / 'cuda:N', or 'keep' (where they were saved). */
   mapLocation?: MapLocation;
+  /**
+   * Globals you trust, as torch.serialization.add_safe_globals names them ('argparse.Namespace',
+   * 'numpy.core.multiarray._reconstruct', ...): read as inert data (inert.ts), never called.
+   */
+  allowGlobals?: readonly string[];
 }
 
 /** An opened torch.save archive: its pickle already read (with TensorRefs), storages read on demand. */
@@ -84,7 +91,7 @@ export function storageLoader(zip: ZipReader, prefix: string, storages: Map<stri
 }
 
 /** Opens a torch.save zip and unpickles data.pkl with the restricted unpickler (no tensor data read). */
-export function openArchive(src: Source): TorchArchive {
+export function openArchive(src: Source, opts: { allowGlobals?: readonly string[] } = {}): TorchArchive {
   const kind = sniff(src);
   if (kind === 'legacy') {
     throw new CheckpointError(src.name, 'legacy (pre-1.6) torch.save format is not supported; re-save it with ' +
@@ -101,7 +108,8 @@ export function openArchive(src: Source): TorchArchive {
   }
   const storages = new Map<string, StorageRef>();
   const persistentLoad = storageLoader(zip, prefix, storages);
-  const root = unpickle(zip.read(`${prefix}data.pkl`, { verifyCrc: true, maxBytes: MAX_RECORD_BYTES }), { file: src.name, record: `${prefix}data.pkl`, persistentLoad });
+  const root = unpickle(zip.read(`${prefix}data.pkl`, { verifyCrc: true, maxBytes: MAX_RECORD_BYTES }),
+    { file: src.name, record: `${prefix}data.pkl`, persistentLoad, allowGlobals: opts.allowGlobals });
   return { zip, prefix, root, storages };
 }
 
@@ -154,6 +162,9 @@ function walk(root: unknown, conv: (v: unknown) => unknown): unknown {
     } else if (c instanceof Map) {
       for (const [k, v] of c) { const w = conv(v); if (w !== v) c.set(k, w); todo.push(w); }
       if (c instanceof OrderedDict && c.attrs) todo.push(c.attrs);
+    } else if (c instanceof PyObject) { // an allow-listed object's arguments and attributes (inert.ts)
+      c.state = conv(c.state);
+      todo.push(c.args, c.state);
     } else if (c instanceof Set) {
       for (const v of [...c]) { const w = conv(v); if (w !== v) { c.delete(v); c.add(w); } todo.push(w); }
     }
@@ -172,14 +183,21 @@ export function materialize(a: TorchArchive, loc: MapLocation = 'cpu', read?: St
   const made = new Map<TensorRef, Tensor>();
   const scratch: Scratch = { buf: null };
   const readOne: StorageReader = read ?? ((ref, device) => readStorage(a, ref, device, scratch));
+  const arrays = new Map<NumpyArray, Tensor>();
   const conv = (v: unknown): unknown => {
+    if (v instanceof NumpyArray) { // allow-listed numpy arrays (inert.ts): their bytes are in the pickle
+      let t = arrays.get(v);
+      if (!t) { t = v.toTensor(); arrays.set(v, t); }
+      return t;
+    }
     if (!(v instanceof TensorRef)) return v;
     let t = made.get(v);
     if (t) return t;
-    let st = storageTensors.get(v.storage.key);
+    const sk = `${v.storage.key}:${v.storage.dtype}`; // untyped storages may be read as several dtypes
+    let st = storageTensors.get(sk);
     if (!st) {
       st = readOne(v.storage, targetDevice(v.storage, loc, a.zip.src.name));
-      storageTensors.set(v.storage.key, st);
+      storageTensors.set(sk, st);
     }
     t = st.asStrided(v.shape, v.strides, v.offset);
     if (v.requiresGrad && t.dtype !== 'bool' && !t.dtype.startsWith('int') && t.dtype !== 'uint8') {
@@ -192,6 +210,7 @@ export function materialize(a: TorchArchive, loc: MapLocation = 'cpu', read?: St
     return walk(a.root, conv);
   } catch (e) {
     for (const t of made.values()) t.dispose();
+    for (const t of arrays.values()) t.dispose();
     throw e;
   } finally {
     // The views hold the storages alive in libtorch; the JS wrappers of the whole storages can go.
@@ -206,7 +225,7 @@ export function materialize(a: TorchArchive, loc: MapLocation = 'cpu', read?: St
 export function loadTorch(file: string | Buffer, opts: LoadOptions = {}, name?: string): unknown {
   const src = openSource(file, name);
   try {
-    return materialize(openArchive(src), opts.mapLocation ?? 'cpu');
+    return materialize(openArchive(src, opts), opts.mapLocation ?? 'cpu');
   } finally {
     src.close();
   }
@@ -221,7 +240,7 @@ export async function loadTorchAsync(file: string, opts: LoadOptions = {}): Prom
   const src = openSource(file);
   const pre = new Map<string, Tensor>();
   try {
-    const a = openArchive(src);
+    const a = openArchive(src, opts);
     const loc = opts.mapLocation ?? 'cpu';
     const refs = new Map<string, StorageRef>();
     walk(a.root, (v) => { if (v instanceof TensorRef) refs.set(v.storage.key, v.storage); return v; });
@@ -255,7 +274,8 @@ export function saveTorch(file: string, value: unknown, opts: WriteOptions = {})
   const hook = (t: Tensor, at: string): TensorRecord => {
     const dtype = t.dtype;
     const cls = DTYPE_STORAGE[dtype];
-    if (!cls) throw new TypeError(`save: tensor '${at}' has dtype ${dtype}, which torch.save files here cannot hold`);
+    const untyped = UNTYPED_STORAGE_DTYPES.has(dtype); // float8, uint16/32/64: as torch.save writes them
+    if (!cls && !untyped) throw new TypeError(`save: tensor '${at}' has dtype ${dtype}, which torch.save files here cannot hold`);
     const [id, nbytes, offset] = native.storageInfo(t.handle);
     let s = byId.get(id);
     if (s && s.dtype !== dtype) throw new TypeError(`save: tensor '${at}' views a storage already saved as ${s.dtype} as ${dtype}`);
@@ -267,8 +287,9 @@ export function saveTorch(file: string, value: unknown, opts: WriteOptions = {})
     }
     const dev = t.device;
     return {
-      pid: [new PyGlobal('torch', cls), s.key, dev === 'cpu' ? 'cpu' : dev.includes(':') ? dev : `${dev}:0`, nbytes / DTYPE_SIZE[dtype]],
-      offset, shape: t.shape, strides: t.strides, requiresGrad: t.requiresGrad,
+      pid: [untyped ? UNTYPED_STORAGE : new PyGlobal('torch', cls), s.key, dev === 'cpu' ? 'cpu' : dev.includes(':') ? dev : `${dev}:0`,
+        untyped ? nbytes : nbytes / DTYPE_SIZE[dtype]],
+      offset, shape: t.shape, strides: t.strides, requiresGrad: t.requiresGrad, dtype: untyped ? dtype : undefined,
     };
   };
   try {

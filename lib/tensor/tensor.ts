@@ -2,7 +2,7 @@
 // ops.ts); results are new Tensors tracked by the innermost tidy() scope; in-place methods end in `_`
 // and return `this`, as in PyTorch.
 import { Handle, native } from '../native';
-import { AnyTypedArray, DType, DTYPE_SIZE, dtypeCode, dtypeFromCode, typedView } from './dtype';
+import { AnyTypedArray, BIT_PATTERN_FLOATS, DType, DTYPE_SIZE, dtypeCode, dtypeFromCode, typedView } from './dtype';
 import { op } from './ops';
 import { track } from './scope';
 
@@ -96,9 +96,9 @@ export class Tensor {
   item(): number {
     return native.item(this.handle) as number;
   }
-  /** The elements as a plain (nested) JS array; float16/bfloat16 and int64 are converted to numbers. */
+  /** The elements as a plain (nested) JS array; float16/bfloat16/float8 and (u)int64 are converted to numbers. */
   toList(): any {
-    const flat = this.dtype === 'float16' || this.dtype === 'bfloat16' ? this.to('float32').toArray() : this.toArray();
+    const flat = BIT_PATTERN_FLOATS.has(this.dtype) ? this.to('float32').toArray() : this.toArray();
     const vals: any[] = Array.from(flat as any, (x: any) => (typeof x === 'bigint' ? Number(x) : x));
     const shape = this.shape;
     if (this.dtype === 'bool') for (let i = 0; i < vals.length; i++) vals[i] = !!vals[i];

@@ -5,11 +5,12 @@ import { Command } from 'commander';
 import { compareDiagonals, Similarity } from '../../fisher/compare';
 import { writeAtomic } from '../../io/atomic';
 import { loadStateDict } from '../../io';
+import { allowGlobalOption } from '../allow-global';
 import { scatterPng, scatterSvg } from '../../plot';
 import { cat, Tensor } from '../../tensor/tensor';
 import { dispose, tidy } from '../../tensor/scope';
 
-interface CompareCli { plot?: string; json?: boolean; topk: string; overwrite?: boolean; }
+interface CompareCli { allowGlobal?: string[]; plot?: string; json?: boolean; topk: string; overwrite?: boolean; }
 
 function row(name: string, s: Similarity): string[] {
   return [name, String(s.n), s.pearson.toFixed(4), s.spearman.toFixed(4), s.relL2.toExponential(3), s.scale.toPrecision(5),
@@ -17,8 +18,8 @@ function row(name: string, s: Similarity): string[] {
 }
 
 export function registerCompare(program: Command): void {
-  program
-    .command('compare <a> <b>')
+  allowGlobalOption(program
+    .command('compare <a> <b>'))
     .description('compare two Fisher diagonals: Pearson, Spearman, relative L2 after best scale, top-k overlap (b is the reference)')
     .option('--plot <file>', 'write a log-log scatter plot of a (x) against b (y): .svg or .png')
     .option('--topk <percents>', 'top-k overlaps to report, in percent', '1,5,10')
@@ -28,7 +29,7 @@ export function registerCompare(program: Command): void {
       if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new Error(`--plot ${o.plot}: use a .svg or .png file name`);
       if (o.plot && !o.overwrite && fs.existsSync(o.plot)) throw new Error(`${o.plot} exists; pass --overwrite to replace it`);
       const fracs = o.topk.split(',').map((s) => Number(s) / 100);
-      const A = loadStateDict(a), B = loadStateDict(b);
+      const A = loadStateDict(a, { allowGlobals: o.allowGlobal }), B = loadStateDict(b, { allowGlobals: o.allowGlobal });
       try {
         const c = compareDiagonals(A, B, { topk: fracs });
         if (o.plot) {

@@ -1,6 +1,7 @@
 // `squisher inspect FILE [--json]`: what a checkpoint holds, read without loading tensor data.
 import { Command } from 'commander';
 import { inspect } from '../../io';
+import { allowGlobalOption } from '../allow-global';
 
 function fmtBytes(n: number): string {
   const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -18,12 +19,12 @@ function show(v: unknown): string {
 }
 
 export function registerInspect(program: Command): void {
-  program
-    .command('inspect <file>')
+  allowGlobalOption(program
+    .command('inspect <file>'))
     .description('list every tensor (dotted name, dtype, shape, storage size), the other values and optimizer hyperparameters')
     .option('--json', 'machine-readable: [{"name","dtype","shape"}...] with PyTorch dtype names')
-    .action((file: string, o: { json?: boolean }) => {
-      const r = inspect(file);
+    .action((file: string, o: { json?: boolean; allowGlobal?: string[] }) => {
+      const r = inspect(file, { allowGlobals: o.allowGlobal });
       if (o.json) {
         console.log(JSON.stringify(r.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }))));
         return;
@@ -40,6 +41,10 @@ export function registerInspect(program: Command): void {
       }
       for (const h of r.hyperparameters) {
         console.log(`hyperparameters ${h.name}: ${Object.entries(h.group).map(([k, v]) => `${k}=${show(v)}`).join(' ')}`);
+      }
+      if (r.objects?.length) {
+        console.log('objects (allowed globals, read as data):');
+        for (const x of r.objects) console.log(`  ${x.name}: ${x.cls}`);
       }
       if (r.metadata && Object.keys(r.metadata).length) console.log(`metadata: ${JSON.stringify(r.metadata)}`);
     });
