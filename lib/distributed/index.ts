@@ -11,3 +11,5 @@ export { distributedFisher } from './fisher';
 export type { DistributedFisherOptions } from './fisher';
 export { safetensorsFolder, SafetensorsFolder, shardData, exampleIndices, batchRanges } from './shard';
 export type { ShardSpec } from './shard';
+export { distributedMerge, shardedSource, assignByIndex, shardFileName, INDEX_FILE } from './merge';
+export type { DistributedMergeOptions, DistributedMergeResult } from './merge';
