@@ -26,8 +26,9 @@ function findPython() {
 // Besides torch, the oracle needs safetensors' own Python package (it reads back what squisher writes),
 // numpy (safetensors.torch and some references use it), and transformers and timm: fixtures are models and
 // files those libraries write (from configs, random weights; nothing from a hub). Installed beside torch if
-// missing. The pip names differ from the import names only for huggingface_hub.
-const ORACLE_PACKAGES = ['safetensors', 'numpy', 'transformers', 'timm', 'huggingface_hub'];
+// missing (accelerate: transformers' Trainer needs it for the training-run fixtures). The pip names differ
+// from the import names only for huggingface_hub.
+const ORACLE_PACKAGES = ['safetensors', 'numpy', 'transformers', 'timm', 'huggingface_hub', 'accelerate'];
 function ensureOracle() {
   const py = findPython();
   const missing = ORACLE_PACKAGES.filter((m) => !hasModules(py, [m]));

@@ -11,6 +11,7 @@ export { planFastPath } from './fastpath';
 /** torch.func: grad, gradAndValue, vmap on libtorch's functorch layers (namespaced: autograd has its own grad). */
 export * as func from '../func';
 export { squisher } from './squisher';
-export type { SquisherOptions, SquisherSource, OptimizerLike, AdamParamState, ParamSource } from './squisher';
+export { squisherFromTrainerDir, trainerCheckpoint } from './squisher/trainer-dir';
+export type { SquisherOptions, SquisherSource, OptimizerLike, AdamParamState, ParamSource, ModelWeights } from './squisher';
 export { compareDiagonals } from './compare';
 export type { Comparison, Similarity, CompareOptions } from './compare';

@@ -54,7 +54,7 @@ test('from a live optimizer: state() by parameter name, betas from paramGroups',
 
 test('clear errors: SGD (names what it found), a model that does not match, bad factors', () => {
   expect(() => squisher({ file: fixture('fisher_opt_sgd.pt'), model: model('sgd') }))
-    .toThrow(/no squared-gradient accumulator exp_avg_sq: found momentum_buffer for 6 parameter\(s\) \(an SGD state\)/);
+    .toThrow(/no squared-gradient accumulator \(Adam's exp_avg_sq, Adagrad's sum, RMSprop's square_avg, Adafactor's exp_avg_sq_row\/col\): found momentum_buffer for 6 parameter\(s\) \(an SGD state\)/);
   const other = ScriptModule.load(fixture('fisher_cnn.jit.pt'));
   expect(() => squisher({ file: fixture('fisher_opt_adam.pt'), model: other })).toThrow(/state 0 has shape \[16,10\] but model parameter '0.weight' \(position 0\) has \[3,1,3,3\]/);
   expect(() => squisher({ file: fixture('fisher_opt_adam.pt'), model: ScriptModule.load(fixture('fisher_reg.jit.pt')) })).toThrow(/covers 6 parameters but the model has 4/);
