@@ -1,6 +1,7 @@
 // Loads the compiled addon and types its surface. Everything in lib/ goes through this one object.
 import * as fs from 'fs';
 import * as path from 'path';
+import { SquisherError } from './errors';
 
 /** An opaque handle to a native tensor, module or operator. */
 export type Handle = { readonly __native: unique symbol };
@@ -75,6 +76,13 @@ export interface CudaMemoryStats {
   peakReservedBytes: number;
 }
 
+// The addon file that was loaded, and what the install recorded about libtorch (build/libtorch.json).
+export let addonPath = '';
+export interface LibtorchRecord { version?: string; root?: string; lib?: string; runpath?: string; cuda?: boolean; cudaVersion?: string | null; source?: string }
+export function libtorchRecord(): LibtorchRecord | null {
+  try { return JSON.parse(fs.readFileSync(path.join(path.dirname(addonPath), '..', 'libtorch.json'), 'utf8')) as LibtorchRecord; } catch { return null; }
+}
+
 function load(): Native {
   // lib/native.ts runs from lib/ (ts-jest) or dist/ (compiled); the addon sits in build/Release either way.
   const root = path.resolve(__dirname, '..');
@@ -85,11 +93,23 @@ function load(): Native {
   ].filter((p): p is string => !!p);
   const found = candidates.find((p) => fs.existsSync(p));
   if (!found) {
-    throw new Error(`squisher: the native addon is not built (looked in ${candidates.join(', ')}). ` +
+    throw new SquisherError(`the native addon is not built (looked in ${candidates.join(', ')}). ` +
       'Run `npm install` (or `npm run build`) in the squisher package; it finds libtorch and compiles the addon.');
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  return require(found) as Native;
+  addonPath = found;
+  try {
+    return require(found) as Native;
+  } catch (e) {
+    // The addon names libtorch by its RUNPATH: relative to itself when libtorch is inside the package,
+    // else the folder the install found. When that folder is gone, say which one and how to fix it.
+    const msg = (e as Error).message;
+    if (!/lib(torch|c10)\w*\.(so|dylib)|cannot open shared object/.test(msg)) throw e;
+    const rec = libtorchRecord();
+    const where = rec ? `libtorch ${rec.version ?? ''} from ${rec.source ?? 'the install'}, at ${rec.lib ?? rec.root} (runpath ${rec.runpath ?? 'absolute'})` : 'libtorch';
+    throw new SquisherError(`the native addon ${found} cannot load ${where}: ${msg.split('\n')[0]}. ` +
+      'That libtorch was moved or removed after the install. Run `npm rebuild squisher` to find libtorch again ' +
+      '(or set LIBTORCH=/path/to/libtorch first).', { cause: e });
+  }
 }
 
 export const native: Native = load();

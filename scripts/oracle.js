@@ -1,13 +1,17 @@
 'use strict';
 // The Python that holds PyTorch: the tests' oracle and the fixture generator. It is the interpreter
-// libtorch was found through, else the project-local venv, else python3 (checked for torch).
+// libtorch was found through, else the project-local or cached venv, else python3 (checked for torch).
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const lt = require('./install/libtorch');
 
+// timm imports torchvision, whose only wheel here is a CUDA build that fails to register its operators on a
+// CPU torch; the fixtures guard that import the same way (scripts/fixtures/_hf.py). Without the guard the
+// check fails on every run and pip is called every time.
+const TORCHVISION_GUARD = "import sys, types; sys.modules.setdefault('torchvision._meta_registrations', types.ModuleType('x'))";
 function hasModules(py, mods) {
-  const r = spawnSync(py, ['-c', mods.map((m) => `import ${m}`).join(';')], { encoding: 'utf8' });
+  const r = spawnSync(py, ['-c', [TORCHVISION_GUARD, ...mods.map((m) => `import ${m}`)].join(';')], { encoding: 'utf8' });
   return r.status === 0;
 }
 
@@ -15,12 +19,12 @@ function findPython() {
   const candidates = [];
   try { const t = lt.cached(); if (t.python) candidates.push(t.python); } catch (_) { /* no cache yet */ }
   if (process.env.SQUISHER_PYTHON) candidates.push(process.env.SQUISHER_PYTHON);
-  candidates.push(lt.venvPython(lt.VENV), 'python3');
+  candidates.push(lt.venvPython(lt.LEGACY_VENV), lt.venvPython(lt.wheelPlan().venv), 'python3');
   for (const py of candidates) {
     if ((py === 'python3' || fs.existsSync(py)) && hasModules(py, ['torch'])) return py;
   }
   throw new Error('The tests use Python PyTorch as their oracle and found none. Run `npm install` ' +
-    '(it installs the CPU wheel into .torch-venv when no torch is found), or set SQUISHER_PYTHON.');
+    '(it installs the torch wheel into the per-user cache when no torch is found), or set SQUISHER_PYTHON.');
 }
 
 // Besides torch, the oracle needs safetensors' own Python package (it reads back what squisher writes),

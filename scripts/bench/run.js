@@ -6,6 +6,15 @@ const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
 
+// The Python references need the same packages as the tests' oracle (safetensors, numpy, ...): install
+// them now if missing, as `npm test` does, so `npm run bench` works right after `npm install`.
+try {
+  require('../oracle').ensureOracle();
+} catch (e) {
+  console.error(`npm run bench: ${e.message}`);
+  process.exit(1);
+}
+
 const names = process.argv.slice(2);
 const all = fs.readdirSync(__dirname).filter((f) => f.endsWith('.js') && f !== 'run.js' && !f.startsWith('_')).map((f) => f.slice(0, -3)).sort();
 const chosen = names.length ? names : all;
