@@ -21,7 +21,8 @@ function int(name: string, v: string | number | undefined, min: number, max = Nu
 export function rendezvousFrom(o: Partial<Rendezvous> = {}, env: NodeJS.ProcessEnv = process.env): Rendezvous {
   const worldSize = int('WORLD_SIZE', o.worldSize ?? env.WORLD_SIZE, 1);
   const rank = int('RANK', o.rank ?? env.RANK, 0, worldSize - 1);
-  const localRank = int('LOCAL_RANK', o.localRank ?? env.LOCAL_RANK ?? rank, 0);
+  // Unset LOCAL_RANK (one process per pod or node, e.g. a Kubeflow PyTorchJob) means the first device.
+  const localRank = int('LOCAL_RANK', o.localRank ?? env.LOCAL_RANK ?? 0, 0);
   const masterAddr = o.masterAddr ?? env.MASTER_ADDR;
   if (!masterAddr) throw new OptionError('MASTER_ADDR is not set: the address of rank 0, which hosts the rendezvous store');
   const masterPort = int('MASTER_PORT', o.masterPort ?? env.MASTER_PORT, 1, 65535);

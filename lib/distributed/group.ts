@@ -59,7 +59,8 @@ export class ProcessGroup {
     const r = rendezvousFrom(o);
     let h: GroupHandle;
     try {
-      h = await c10d.initProcessGroup({ backend, ...r, timeoutMs });
+      const storeServer = r.rank === 0 && process.env.TORCHELASTIC_USE_AGENT_STORE !== 'True';
+      h = await c10d.initProcessGroup({ backend, ...r, storeServer, timeoutMs });
     } catch (e) {
       throw new DistributedError(`rank ${r.rank}: could not join the ${r.worldSize}-rank group at ${r.masterAddr}:${r.masterPort} ` +
         `within ${timeoutMs} ms: ${(e as Error).message}`, undefined, { cause: e });

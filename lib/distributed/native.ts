@@ -10,6 +10,8 @@ export interface NativeGroupConfig {
   localRank: number;
   masterAddr: string;
   masterPort: number;
+  /** This rank hosts the TCPStore (rank 0, unless torchrun's agent does: TORCHELASTIC_USE_AGENT_STORE). */
+  storeServer: boolean;
   timeoutMs: number;
 }
 

@@ -69,6 +69,7 @@ static Napi::Value Init(const Napi::CallbackInfo& info) {
   cfg.localRank = getInt(o, "localRank");
   cfg.masterAddr = getString(o, "masterAddr");
   cfg.masterPort = getInt(o, "masterPort");
+  cfg.storeServer = o.Get("storeServer").ToBoolean();
   cfg.timeout = std::chrono::milliseconds(toInt64(o.Get("timeoutMs"), "timeoutMs"));
   if (cfg.timeout.count() < 1) throw Napi::RangeError::New(info.Env(), "initProcessGroup: timeoutMs must be ≥ 1");
   return PromiseWorker::start(new InitWorker(info.Env(), std::move(cfg)));

@@ -1,12 +1,13 @@
 // Group: rendezvous through c10d's TCPStore (rank 0 hosts it, as torchrun's MASTER_ADDR:MASTER_PORT
 // says), the backend on top, and the bookkeeping that lets a survivor name a dead or hung rank.
 #include "distributed/group.h"
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 namespace sq {
 
-static std::string hbKey(int r) { return "squisher/hb/" + std::to_string(r); }
-static std::string seqKey(int r) { return "squisher/seq/" + std::to_string(r); }
+static std::string hbKey(int r) { return "hb/" + std::to_string(r); }
+static std::string seqKey(int r) { return "seq/" + std::to_string(r); }
 
 Group::Group(const GroupConfig& cfg) : cfg_(cfg) {
   if (cfg.worldSize < 1 || cfg.rank < 0 || cfg.rank >= cfg.worldSize) {
@@ -15,11 +16,13 @@ Group::Group(const GroupConfig& cfg) : cfg_(cfg) {
   if (cfg.masterPort < 1 || cfg.masterPort > 65535) throw std::invalid_argument("MASTER_PORT " + std::to_string(cfg.masterPort) + " is not a TCP port");
   c10d::TCPStoreOptions o;
   o.port = static_cast<std::uint16_t>(cfg.masterPort);
-  o.isServer = cfg.rank == 0;
+  o.isServer = cfg.storeServer;
+  o.multiTenant = true;  // as torch.distributed's env:// store
   o.numWorkers = static_cast<std::size_t>(cfg.worldSize);
   o.waitWorkers = true;
   o.timeout = cfg.timeout;
-  store_ = c10::make_intrusive<c10d::TCPStore>(cfg.masterAddr, o);
+  // Our keys (Gloo's rendezvous, heartbeats, counters) under one prefix: the store may be a launcher's.
+  store_ = c10::make_intrusive<c10d::PrefixStore>("squisher/pg", c10::make_intrusive<c10d::TCPStore>(cfg.masterAddr, o));
   backend_ = cfg.backend == "nccl" ? makeNccl(store_, cfg) : makeGloo(store_, cfg);
   hbStore_ = store_->clone();
   // A heartbeat that cannot reach the store gives up quickly instead of holding destroy() up.
@@ -126,7 +129,7 @@ std::string Group::blame(const std::string& verdict) {
   if (destroyed_.load()) throw std::runtime_error("the process group was destroyed");
   auto probe = store_->clone();
   probe->setTimeout(std::min(cfg_.timeout, std::chrono::milliseconds(5000)));
-  const std::string key = "squisher/blame";
+  const std::string key = "blame";
   std::vector<uint8_t> v;
   if (!verdict.empty()) {
     v = probe->compareSet(key, {}, std::vector<uint8_t>(verdict.begin(), verdict.end()));

@@ -21,6 +21,9 @@ struct GroupConfig {
   int localRank = 0;
   std::string masterAddr;
   int masterPort = 0;
+  // Rank 0 hosts the TCPStore, unless a launcher's agent already does (torchrun's
+  // TORCHELASTIC_USE_AGENT_STORE=True): then every rank is a client, as torch.distributed does it.
+  bool storeServer = false;
   std::chrono::milliseconds timeout{60000};
 };
 

@@ -1,15 +1,29 @@
 // c10d from Node: 2 and 3 Gloo ranks on the loopback address (child processes) all-reduce, broadcast and
 // meet at a barrier; a rank that dies or hangs makes the others fail with a DistributedError naming it.
-import { runRanks } from './helpers';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { runRanks, WORKERS } from './helpers';
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const oraclePython = (): string => process.env.SQUISHER_ORACLE_PYTHON ?? require('../../scripts/oracle').findPython();
 
 describe('process group (Gloo, loopback)', () => {
-  test.each([2, 3])('%i ranks: allReduce sums, broadcast copies the root, barrier returns', async (n) => {
+  // 2 ranks: the torchrun case below.
+  test.each([3])('%i ranks: allReduce sums, broadcast copies the root, barrier returns', async (n) => {
     const r = await runRanks(n, 'collectives.js', ['ok']);
     expect(r.ok).toBe(true);
     const sum1 = (n * (n + 1)) / 2, sum10 = (10 * n * (n - 1)) / 2;
     for (let k = 0; k < n; k++) {
       expect(r.results[k]).toEqual({ rank: k, W: n, sum: [sum1, sum10, 0.5 * n], bcast: [n - 1, n - 1, n - 1, n - 1] });
     }
+  });
+
+  test('under PyTorch\'s own torchrun (its agent hosts the store): the same sums', () => {
+    const r = spawnSync(oraclePython(), ['-m', 'torch.distributed.run', '--standalone', '--nproc-per-node=2', '--no-python',
+      process.execPath, path.join(WORKERS, 'collectives.js'), 'ok'], { encoding: 'utf8', timeout: 90_000 });
+    expect(r.status).toBe(0);
+    const results = r.stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)));
+    expect(results.sort((a, b) => a.rank - b.rank)).toEqual([0, 1].map((k) => ({ rank: k, W: 2, sum: [3, 10, 1], bcast: [1, 1, 1, 1] })));
   });
 
   test('a rank that dies: the others get a DistributedError naming it', async () => {
