@@ -3,6 +3,7 @@
 // load(file) -> the checkpoint as JS values (see values.ts: dicts are Maps so int keys and order
 // survive, OrderedDict for state_dicts, Tuple for tuples, Tensor for tensors); save(file, value)
 // writes a torch.save zip that torch.load(weights_only=True) reads; loadStateDict flattens to dotted names.
+import { native } from '../native';
 import { Tensor } from '../tensor';
 import { WriteOptions } from './atomic';
 import { loadSafetensors, saveSafetensors } from './safetensors';
@@ -89,15 +90,25 @@ export function save(file: string, value: unknown, opts: WriteOptions = {}): voi
 
 /** Converts between torch.save (.pt/.pth/.bin) and .safetensors, by the output's extension. */
 export function convert(input: string, output: string, opts: WriteOptions & Pick<LoadOptions, 'allowGlobals'> = {}): { tensors: number; dropped: string[] } {
-  const tree = load(input, { allowGlobals: opts.allowGlobals });
   const toSafetensors = /\.safetensors$/i.test(output);
   if (!toSafetensors && !/\.(pt|pth|bin|ckpt)$/i.test(output)) {
     throw new Error(`${output}: unknown output format (use .safetensors, or .pt/.pth/.bin for torch.save)`);
   }
+  const tree = load(input, { allowGlobals: opts.allowGlobals });
   const flat = flattenTensors(tree);
   const dropped: string[] = [];
   try {
     if (toSafetensors) {
+      // safetensors stores each tensor's elements contiguously. A view whose elements overlap (stride 0,
+      // expand()) would be materialised far beyond the bytes the file holds: refused, as the safetensors
+      // library refuses non-contiguous tensors; a .pt output keeps the storage as is.
+      for (const [name, t] of flat) {
+        const storageBytes = native.storageInfo(t.handle)[1];
+        if (t.nbytes > storageBytes) {
+          throw new CheckpointError(input, `tensor '${name}' of shape [${t.shape}] is an expanded view of a ${storageBytes}-byte ` +
+            `storage; written to safetensors it would take ${t.nbytes} bytes. Convert to .pt to keep it as a view`);
+        }
+      }
       flattenTree(tree, (name, v) => { if (!(v instanceof Tensor)) dropped.push(name); });
       const metadata = tree instanceof Map && (tree as any).metadata ? (tree as any).metadata : { format: 'pt' };
       saveSafetensors(output, flat, { ...opts, metadata });
@@ -105,6 +116,11 @@ export function convert(input: string, output: string, opts: WriteOptions & Pick
       // From safetensors (or a flat state_dict) to torch.save: an OrderedDict, as model.state_dict() is.
       saveTorch(output, tree instanceof Map && flattenTensors(tree).size === tree.size ? new OrderedDict(flat) : tree, opts);
     }
+  } catch (e) {
+    // The writers refuse values with a TypeError (too deep, a global outside their table): those values
+    // came from the input, so the error names it.
+    if (e instanceof TypeError) throw new CheckpointError(input, `cannot convert: ${e.message}`, { cause: e });
+    throw e;
   } finally {
     for (const t of flat.values()) t.dispose();
   }

@@ -83,8 +83,10 @@ export function inspect(file: string, opts: InspectOptions = {}): InspectResult 
       }
       void parentKey;
     });
+    const visited = new Set<object>(); // each dict once: shared dicts cannot make this exponential
     const findGroups = (v: unknown, name: string, depth: number): void => {
-      if (!(v instanceof Map) || depth > 8) return;
+      if (!(v instanceof Map) || depth > 8 || visited.has(v)) return;
+      visited.add(v);
       const pg = v.get('param_groups');
       if (Array.isArray(pg)) {
         pg.forEach((g, i) => {

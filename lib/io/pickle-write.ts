@@ -7,6 +7,7 @@
 // table checked here, at write time. So a hostile name smuggled through a reader ('torch', 'float32\n
 // c os\nsystem...') cannot become opcodes in a converted file that Python would run.
 import { Tensor } from '../tensor';
+import { MAX_WRITE_DEPTH } from './limits';
 import { OrderedDict, PyComplex, PyFloat, PyGlobal, Tuple } from './values';
 
 // The dtype, storage and qscheme globals torch's weights_only loader accepts (no aliases: torch.float is
@@ -46,6 +47,7 @@ export class PickleWriter {
   private n = 0;
   private memo = new Map<unknown, number>();
   private globals = new Map<string, number>();
+  private depth = 0;
 
   constructor(private readonly tensorHook: (t: Tensor, path: string) => TensorRecord) {}
 
@@ -120,6 +122,20 @@ export class PickleWriter {
   }
 
   value(v: unknown, path = ''): void {
+    // Python's pickler stops at its recursion limit (~1000); so does this one, with an error, not a stack overflow.
+    if (++this.depth > MAX_WRITE_DEPTH) {
+      this.depth = 0;
+      throw new TypeError(`save: the value at '${path.slice(0, 200)}' is nested more than ${MAX_WRITE_DEPTH} levels deep ` +
+        '(torch.save cannot write it either)');
+    }
+    try {
+      this.valueAt(v, path);
+    } finally {
+      if (this.depth > 0) this.depth--;
+    }
+  }
+
+  private valueAt(v: unknown, path: string): void {
     if (v === null || v === undefined) { this.byte(0x4e); return; }
     if (v === true) { this.byte(0x88); return; }
     if (v === false) { this.byte(0x89); return; }

@@ -1,4 +1,9 @@
 // `squisher inspect FILE [--json]`: what a checkpoint holds, read without loading tensor data.
+//
+// Everything printed comes from the file, so it is made safe for a terminal first: control characters
+// (C0, DEL, C1, and the bidirectional overrides that reorder text) in names and strings are shown as
+// escapes, never sent raw; nested values are shown to a bounded depth and length, and a value that
+// contains itself is shown once, so a hostile file cannot make the printer loop, overflow or flood.
 import { Command } from 'commander';
 import { inspect } from '../../io';
 import { allowGlobalOption } from '../allow-global';
@@ -10,12 +15,54 @@ function fmtBytes(n: number): string {
   return `${i ? n.toFixed(1) : n} ${u[i]}`;
 }
 
-function show(v: unknown): string {
-  if (v instanceof Map) return `{${[...v].map(([k, x]) => `${String(k)}: ${show(x)}`).join(', ')}}`;
-  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
-  if (Buffer.isBuffer(v)) return `<${v.length} bytes>`;
-  if (v instanceof Set) return `{${[...v].map(show).join(', ')}}`;
-  return v === null ? 'None' : typeof v === 'string' ? JSON.stringify(v) : String(v);
+// C0 controls, DEL, C1 controls, and the Unicode bidi embedding/override/isolate marks.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `s` with every terminal control character written as an escape (\x1b, \u202e). */
+export function safeText(s: string): string {
+  return s.replace(UNSAFE, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** JSON text with the characters JSON.stringify leaves raw (DEL, C1, bidi marks) escaped as \uXXXX. */
+function safeJson(v: unknown): string {
+  return JSON.stringify(v).replace(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const MAX_DEPTH = 6;
+const MAX_ITEMS = 16;
+const MAX_CHARS = 400;
+
+/** A one-line, bounded rendering of a value: depth, items per container and length are capped; cycles show as '<cycle>'. */
+function show(root: unknown): string {
+  const seen = new Set<object>();
+  let budget = 4 * MAX_ITEMS; // values rendered in all: shared sub-values cannot multiply the work
+  const go = (v: unknown, depth: number): string => {
+    if (--budget < 0) return '...';
+    if (v !== null && typeof v === 'object' && !Buffer.isBuffer(v)) {
+      if (seen.has(v)) return '<cycle>';
+      if (depth >= MAX_DEPTH) return '...';
+      seen.add(v);
+      try {
+        const items = v instanceof Map ? [...v].slice(0, MAX_ITEMS + 1).map(([k, x]) => `${go(k, depth + 1)}: ${go(x, depth + 1)}`)
+          : Array.isArray(v) ? v.slice(0, MAX_ITEMS + 1).map((x) => go(x, depth + 1))
+          : v instanceof Set ? [...v].slice(0, MAX_ITEMS + 1).map((x) => go(x, depth + 1)) : null;
+        if (items === null) return safeText(String(v));
+        const size = v instanceof Map || v instanceof Set ? v.size : (v as unknown[]).length;
+        if (size > MAX_ITEMS) items.splice(MAX_ITEMS, 1, `... ${size - MAX_ITEMS} more`);
+        const body = items.join(', ');
+        return Array.isArray(v) ? `[${body}]` : `{${body}}`;
+      } finally {
+        seen.delete(v);
+      }
+    }
+    if (Buffer.isBuffer(v)) return `<${v.length} bytes>`;
+    return v === null ? 'None' : typeof v === 'string' ? safeText(JSON.stringify(v)) : safeText(String(v));
+  };
+  const s = go(root, 0);
+  return s.length > MAX_CHARS ? `${s.slice(0, MAX_CHARS)}...` : s;
 }
 
 export function registerInspect(program: Command): void {
@@ -26,26 +73,27 @@ export function registerInspect(program: Command): void {
     .action((file: string, o: { json?: boolean; allowGlobal?: string[] }) => {
       const r = inspect(file, { allowGlobals: o.allowGlobal });
       if (o.json) {
-        console.log(JSON.stringify(r.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }))));
+        console.log(safeJson(r.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }))));
         return;
       }
-      console.log(`${file}: ${r.format}, ${r.tensors.length} tensors, ${fmtBytes(r.totalStorageBytes)} of storage`);
-      const w = Math.max(4, ...r.tensors.map((t) => t.name.length));
+      console.log(`${safeText(file)}: ${r.format}, ${r.tensors.length} tensors, ${fmtBytes(r.totalStorageBytes)} of storage`);
+      let w = 4; // a loop, not Math.max(...names): a spread of 130k arguments overflows the stack
+      for (const t of r.tensors) if (t.name.length > w) w = Math.min(t.name.length, 120);
       for (const t of r.tensors) {
-        const shared = t.storageBytes !== t.nbytes ? ` (views ${fmtBytes(t.storageBytes)} storage ${t.storageKey})` : '';
-        console.log(`  ${t.name.padEnd(w)}  ${t.dtype.padEnd(9)} [${t.shape.join(', ')}]  ${fmtBytes(t.nbytes)}${shared}`);
+        const shared = t.storageBytes !== t.nbytes ? ` (views ${fmtBytes(t.storageBytes)} storage ${safeText(t.storageKey ?? '')})` : '';
+        console.log(`  ${safeText(t.name).padEnd(w)}  ${t.dtype.padEnd(9)} [${t.shape.join(', ')}]  ${fmtBytes(t.nbytes)}${shared}`);
       }
       if (r.values.length) {
         console.log('values:');
-        for (const v of r.values) console.log(`  ${v.name} = ${show(v.value)}`);
+        for (const v of r.values) console.log(`  ${safeText(v.name)} = ${show(v.value)}`);
       }
       for (const h of r.hyperparameters) {
-        console.log(`hyperparameters ${h.name}: ${Object.entries(h.group).map(([k, v]) => `${k}=${show(v)}`).join(' ')}`);
+        console.log(`hyperparameters ${safeText(h.name)}: ${Object.entries(h.group).map(([k, v]) => `${safeText(k)}=${show(v)}`).join(' ')}`);
       }
       if (r.objects?.length) {
         console.log('objects (allowed globals, read as data):');
-        for (const x of r.objects) console.log(`  ${x.name}: ${x.cls}`);
+        for (const x of r.objects) console.log(`  ${safeText(x.name)}: ${safeText(String(x.cls))}`);
       }
-      if (r.metadata && Object.keys(r.metadata).length) console.log(`metadata: ${JSON.stringify(r.metadata)}`);
+      if (r.metadata && Object.keys(r.metadata).length) console.log(`metadata: ${safeJson(r.metadata)}`);
     });
 }
