@@ -10,20 +10,24 @@
 import { noGrad } from '../autograd';
 import { loadSafetensors, inspectSafetensors, loadStateDict } from '../io';
 import { Tensor, keep, tidy, stack } from '../tensor';
-import { NamedTensors, isFloat } from './named';
+import { NamedTensors, isFloat, storageAliases } from './named';
 
 /** Tensors by name, fetched one at a time. get() returns a tensor the caller disposes. */
 export interface TensorSource {
   readonly label: string;
   names(): string[];
   get(name: string): Tensor;
+  /** Names that are another name's tensor (tied weights, one storage): alias -> first name. */
+  aliases?(): Map<string, string>;
 }
 
 /** A Map as a source (get() returns a copy-free alias the merge disposes: we hand out clones). */
 export function mapSource(m: NamedTensors, label = 'model'): TensorSource {
+  let tied: Map<string, string> | undefined;
   return {
     label,
     names: () => [...m.keys()],
+    aliases: () => (tied ??= storageAliases(m)),
     get: (n) => {
       const t = m.get(n);
       if (!t) throw new Error(`${label}: no tensor '${n}'`);
@@ -65,9 +69,12 @@ export interface MergeOptions {
   /** gradient-matching: the ancestor θ0 and its Fisher F0 (a source) or scalar prior precision. */
   base?: TensorSource;
   baseFisher?: TensorSource | number;
-  onProgress?: (done: number, total: number, name: string) => void;
+  /** Called after every tensor: { done, total, phase: 'merge', name } (tied names are done with their tensor). */
+  onProgress?: (p: MergeProgress) => void;
   signal?: AbortSignal;
 }
+
+export interface MergeProgress { done: number; total: number; phase: 'merge'; name: string; }
 
 export interface MergeResult {
   merged: NamedTensors;
@@ -75,6 +82,11 @@ export interface MergeResult {
   averagedOnly: string[];
   /** Non-float tensors (e.g. BatchNorm's num_batches_tracked): copied from the first model. */
   copied: string[];
+  /**
+   * Names that are another name's tensor in the first model (GPT-2's lm_head.weight = transformer.wte.weight):
+   * merged once; the result holds the same Tensor under both names, so a torch.save output keeps one storage.
+   */
+  aliases: [string, string][];
 }
 
 function asSources(xs: (TensorSource | NamedTensors)[], what: string): TensorSource[] {
@@ -120,12 +132,37 @@ export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fis
     return Math.sqrt(ss);
   }) : null;
 
+  const tied = models[0].aliases?.() ?? new Map<string, string>();
+  // Another model may hold the tied names as separate tensors (a file that did not share them): merging
+  // one of them is right only if they are equal there.
+  for (const m of models.slice(1)) {
+    const its = m.aliases?.() ?? new Map<string, string>();
+    for (const [a, c] of tied) {
+      if (its.get(a) === c) continue;
+      const same = tidy(() => { const x = m.get(a); const y = m.get(c); const r = x.shape.join() === y.shape.join() && x.equal(y); x.dispose(); y.dispose(); return r; });
+      if (!same) throw new Error(`merge: '${a}' and '${c}' are one tensor in ${models[0].label} but differ in ${m.label}`);
+    }
+  }
+  // a Fisher may name a tied tensor by any of its names
+  const fisherKey = (i: number, name: string): string | undefined => {
+    if (fisherNames![i].has(name)) return name;
+    return [...tied].find(([a, c]) => c === name && fisherNames![i].has(a))?.[0];
+  };
   const merged = new Map<string, Tensor>();
   const averagedOnly: string[] = [];
   const copied: string[] = [];
+  const aliases: [string, string][] = [];
   let done = 0;
   for (const name of names) {
-    if (o.signal?.aborted) { for (const t of merged.values()) t.dispose(); throw new Error('merge: aborted'); }
+    if (o.signal?.aborted) { for (const t of new Set(merged.values())) t.dispose(); throw new Error('merge: aborted'); }
+    const first = tied.get(name);
+    if (first !== undefined && merged.has(first)) {
+      merged.set(name, merged.get(first)!);
+      aliases.push([name, first]);
+      done++;
+      o.onProgress?.({ done, total: names.length, phase: 'merge', name });
+      continue;
+    }
     const out = noGrad(() => tidy(() => {
       const thetas = models.map((m) => m.get(name));
       const shape = thetas[0].shape.join(',');
@@ -133,13 +170,14 @@ export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fis
         if (t.shape.join(',') !== shape) throw new Error(`merge: '${name}' has shape [${t.shape}] in ${models[i].label} but [${thetas[0].shape}] in ${models[0].label}`);
       });
       if (!isFloat(thetas[0])) { copied.push(name); return thetas[0].clone(); }
-      const haveF = fishers && fisherNames!.every((s) => s.has(name));
+      const fkeys = fishers ? fishers.map((_, i) => fisherKey(i, name)) : [];
+      const haveF = fishers && fkeys.every((k) => k !== undefined);
       if (!haveF) {
         if (fishers) averagedOnly.push(name);
         return weightedAverage(thetas, weights);
       }
       const Fs = fishers!.map((f, i) => {
-        let F = f.get(name);
+        let F = f.get(fkeys[i]!);
         if (F.shape.join(',') !== shape) throw new Error(`merge: Fisher '${name}' in ${f.label} has shape [${F.shape}] but the parameter has [${thetas[0].shape}]`);
         F = F.to('float64');
         if (norms) F = F.div(norms[i]);
@@ -153,11 +191,11 @@ export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fis
     }));
     merged.set(name, keep(out));
     done++;
-    o.onProgress?.(done, names.length, name);
+    o.onProgress?.({ done, total: names.length, phase: 'merge', name });
     // Let the event loop breathe between tensors (progress bars, AbortSignals).
     if (done % 8 === 0) await new Promise((r) => setImmediate(r));
   }
-  return { merged, averagedOnly, copied };
+  return { merged, averagedOnly, copied, aliases };
 }
 
 /** Σ λ_i θ_i / Σ λ_i. */

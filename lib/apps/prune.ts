@@ -6,18 +6,38 @@ import { noGrad } from '../autograd';
 import { manualSeed } from '../device';
 import { Module } from '../nn/module';
 import { Tensor, callOp, cat, rand, keep, tidy, onesLike } from '../tensor';
-import { NamedTensors, ParamsLike, checkFraction, matching, namedTensors } from './named';
+import { NamedTensors, ParamsLike, checkFraction, matching, namedTensors, storageAliases } from './named';
 
 export type PruneMethod = 'fisher' | 'magnitude' | 'random';
 export type PruneScope = 'global' | 'layer';
 
-/** Layer types whose `weight` is prunable by default (biases and norm layers never are). */
-export const PRUNABLE_LAYERS = new Set(['Linear', 'Conv1d', 'Conv2d', 'Conv3d', 'ConvNd']);
+/**
+ * Layer types whose `weight` is prunable by default: Linear and convolutions (HF's Conv1D is GPT-2's Linear
+ * with a transposed weight). Biases, norms and embeddings never are.
+ */
+export const PRUNABLE_LAYERS = new Set(['Linear', 'Conv1d', 'Conv2d', 'Conv3d', 'ConvNd', 'ConvTranspose1d', 'ConvTranspose2d', 'ConvTranspose3d', 'Conv1D']);
 
 /**
- * Names of the parameters pruned by default: the weights of Linear/Conv layers. From a Module, by layer
- * type (TS-built and TorchScript children alike); from a bare Map (a checkpoint), every `*.weight` with
- * 2 or more dimensions (norm weights and biases are 1-d, embeddings are the user's call via `prunable`).
+ * A name segment of an embedding table or a normalisation layer: embed*, *embed, *embedding(s), wte, wpe
+ * (GPT-2), shared (T5/BART's tied embedding), emb; *norm* (LayerNorm, layer_norm, rmsnorm, norm1, batchnorm),
+ * ln, ln_*, ln1 (GPT-2's ln_1, ln_f), bn, bn1.
+ */
+export const NOT_PRUNABLE_SEGMENT = /^(embed\w*|\w*_?embed|\w*embeddings?|wte|wpe|shared|emb|\w*norm\w*|ln(_?\w+)?|bn\d*)$/i;
+
+/**
+ * The bare-state_dict rule (no layer types known): a `*.weight` with 2 or more dimensions none of whose
+ * name segments names an embedding or a norm (NOT_PRUNABLE_SEGMENT). Linear and conv weights pass;
+ * biases and norm weights (1-d) and embedding tables do not.
+ */
+export function prunableByName(name: string, t: Tensor): boolean {
+  return /(^|\.)weight$/.test(name) && t.ndim >= 2 && !name.split('.').slice(0, -1).some((seg) => NOT_PRUNABLE_SEGMENT.test(seg));
+}
+
+/**
+ * Names of the parameters pruned by default. From a Module: the weights of Linear/Conv layers, by layer type
+ * (TS-built and TorchScript children alike). From a bare Map (a checkpoint): prunableByName. A tensor that
+ * is another one under a second name (tied weights, see storageAliases) is listed once, by its first name,
+ * and not at all when any of its names is excluded (GPT-2's lm_head.weight is its embedding table).
  */
 export function defaultPrunable(model: ParamsLike): string[] {
   if (model instanceof Module) {
@@ -27,10 +47,14 @@ export function defaultPrunable(model: ParamsLike): string[] {
     }
     const names = model.namedParameters().map(([n]) => n);
     const hit = names.filter((n) => byType.has(n));
-    // A TorchScript model may not expose its submodules' types: fall back to the shape rule.
+    // A TorchScript model may not expose its submodules' types: fall back to the name rule.
     if (hit.length) return hit;
   }
-  return [...namedTensors(model)].filter(([n, t]) => /(^|\.)weight$/.test(n) && t.ndim >= 2).map(([n]) => n);
+  const params = namedTensors(model);
+  const aliases = storageAliases(params);
+  const excluded = new Set<string>();
+  for (const [n, t] of params) if (!prunableByName(n, t)) excluded.add(aliases.get(n) ?? n);
+  return [...params].filter(([n]) => !aliases.has(n) && !excluded.has(n)).map(([n]) => n);
 }
 
 /** Saliency of every entry of one parameter: ½·F·θ² (fisher), |θ| (magnitude), or U(0,1) (random). */
@@ -75,14 +99,22 @@ export function pruneMasks(model: ParamsLike, o: PruneOptions): NamedTensors {
   if (!o.prunable) names = defaultPrunable(model);
   else if (Array.isArray(o.prunable)) names = o.prunable;
   else { const pred = o.prunable; names = [...params].filter(([n, t]) => pred(n, t)).map(([n]) => n); }
-  if (names.length === 0) throw new Error('pruneMasks: no prunable parameters (pass `prunable` to choose some)');
   for (const n of names) if (!params.has(n)) throw new Error(`pruneMasks: no parameter '${n}'`);
+  // tied names are one tensor: scored, counted and masked once, under its first name
+  const aliases = storageAliases(params);
+  names = [...new Set(names.map((n) => aliases.get(n) ?? n))];
+  if (names.length === 0) throw new Error('pruneMasks: no prunable parameters (pass `prunable` to choose some)');
+  const fisherOf = new Map<string, Tensor>();
   if (method === 'fisher') {
     if (!o.fisher) throw new Error("pruneMasks: method 'fisher' needs `fisher`, a diagonal by parameter name");
-    for (const n of names) matching('pruneMasks: Fisher', o.fisher, n, params.get(n)!);
+    for (const n of names) {
+      // the Fisher may name a tied tensor by any of its names (the Squisher keeps the first, a file may keep another)
+      const key = o.fisher.has(n) ? n : [...aliases].find(([a, c]) => c === n && o.fisher!.has(a))?.[0] ?? n;
+      fisherOf.set(n, matching('pruneMasks: Fisher', o.fisher, key, params.get(n)!));
+    }
   }
   if (o.seed !== undefined) manualSeed(o.seed);
-  const scores = names.map((n) => saliency(method, params.get(n)!, o.fisher?.get(n)));
+  const scores = names.map((n) => saliency(method, params.get(n)!, fisherOf.get(n)));
   try {
     return noGrad(() => {
       const out = new Map<string, Tensor>();
@@ -131,7 +163,14 @@ export function applyMasks(model: ParamsLike, masks: NamedTensors, o: { inPlace?
       return params;
     }
     const out = new Map<string, Tensor>();
-    for (const [n, p] of params) { const m = masks.get(n); out.set(n, keep(m ? p.mul(m) : p.clone())); }
+    const aliases = storageAliases(params);
+    for (const [n, p] of params) {
+      const c = aliases.get(n);
+      // a tied name gets the same (masked) tensor object as its first name, so the copies stay tied
+      if (c !== undefined && out.has(c)) { out.set(n, out.get(c)!); continue; }
+      const m = masks.get(n) ?? (c !== undefined ? masks.get(c) : undefined);
+      out.set(n, keep(m ? p.mul(m) : p.clone()));
+    }
     return out;
   });
 }
@@ -150,27 +189,40 @@ export function maskGradients(model: ParamsLike, masks: NamedTensors): void {
 }
 
 export interface LayerSparsity { name: string; total: number; zeros: number; sparsity: number; }
-export interface SparsityReport { layers: LayerSparsity[]; total: number; zeros: number; sparsity: number; }
+export interface SparsityReport {
+  layers: LayerSparsity[]; total: number; zeros: number; sparsity: number;
+  /** Names left out of the counts because they are a counted tensor under another name: [alias, counted name]. */
+  aliases: [string, string][];
+}
 
-/** Per-parameter and overall count of zero entries (of the named tensors, or of all of them). */
+/** Per-parameter and overall count of zero entries (of the named tensors, or of all of them), each storage once. */
 export function sparsityReport(model: ParamsLike, names?: string[]): SparsityReport {
   const params = namedTensors(model);
+  const tied = storageAliases(params);
   const layers: LayerSparsity[] = [];
+  const aliases: [string, string][] = [];
+  const counted = new Set<string>();
   for (const n of names ?? [...params.keys()]) {
     const t = params.get(n);
     if (!t) throw new Error(`sparsityReport: no parameter '${n}'`);
+    const c = tied.get(n) ?? n;
+    if (counted.has(c)) { aliases.push([n, c]); continue; }
+    counted.add(c);
     const total = t.numel;
     const zeros = total - t.countNonzero();
     layers.push({ name: n, total, zeros, sparsity: total ? zeros / total : 0 });
   }
   const total = layers.reduce((a, l) => a + l.total, 0);
   const zeros = layers.reduce((a, l) => a + l.zeros, 0);
-  return { layers, total, zeros, sparsity: total ? zeros / total : 0 };
+  // a tied name outside `names` is still reported: writing its tensor changed it too
+  for (const [a, c] of tied) if (counted.has(c) && !aliases.some(([x]) => x === a) && a !== c && !layers.some((l) => l.name === a)) aliases.push([a, c]);
+  return { layers, total, zeros, sparsity: total ? zeros / total : 0, aliases };
 }
 
 /** A report as aligned text lines (CLI and demo output). */
 export function formatSparsity(r: SparsityReport): string {
   const w = Math.max(9, ...r.layers.map((l) => l.name.length));
   const row = (n: string, z: number, t: number, s: number) => `${n.padEnd(w)}  ${String(z).padStart(10)} / ${String(t).padEnd(10)} ${(100 * s).toFixed(2).padStart(6)}%`;
-  return [...r.layers.map((l) => row(l.name, l.zeros, l.total, l.sparsity)), row('total', r.zeros, r.total, r.sparsity)].join('\n');
+  const tied = (r.aliases ?? []).map(([a, c]) => `${a} is ${c} (one storage, counted once)`);
+  return [...r.layers.map((l) => row(l.name, l.zeros, l.total, l.sparsity)), row('total', r.zeros, r.total, r.sparsity), ...tied].join('\n');
 }

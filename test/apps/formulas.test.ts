@@ -132,8 +132,8 @@ describe('merging', () => {
     ac.abort();
     await expect(apps.mergeModels(models, fishers, { signal: ac.signal })).rejects.toThrow(/merge: aborted/);
     const seen: string[] = [];
-    await apps.mergeModels(models, fishers, { onProgress: (d, t, n) => seen.push(`${d}/${t}:${n}`) });
-    expect(seen).toEqual(names.map((n, i) => `${i + 1}/4:${n}`));
+    await apps.mergeModels(models, fishers, { onProgress: (p) => seen.push(`${p.done}/${p.total}:${p.name}:${p.phase}`) });
+    expect(seen).toEqual(names.map((n, i) => `${i + 1}/4:${n}:merge`));
   });
 });
 

@@ -1,5 +1,6 @@
 // `squisher merge` end to end: Python loads the merged checkpoint and recomputes the merge from the same
 // files (Fisher-weighted with floor and normalisation, plain average, gradient matching).
+import * as fs from 'fs';
 import * as path from 'path';
 import { runCli } from '../helpers/cli';
 import { fixture, python, tmpDir } from '../helpers/oracle';
@@ -71,4 +72,27 @@ test('bad input is named: count mismatch, missing Fisher, existing output, input
   await run('merge', f('m0.pt'), f('m1.pt'), '--out', out);
   await expect(run('merge', f('m0.pt'), f('m1.pt'), '--out', out)).rejects.toThrow(/file exists/);
   await expect(run('merge', f('m0.pt'), f('f0.safetensors'), '--out', path.join(d, 'p.pt'))).rejects.toThrow(/does not have the same tensors/);
+});
+
+test("GPT-2 .bin files with tied lm_head/wte: merged once, reported, and one storage in the output (Python checks)", async () => {
+  const g = (n: string) => fixture(`trainer_runs/gpt2/${n}`);
+  const d = tmpDir();
+  const out = path.join(d, 'tied.bin');
+  const r = await run('merge', g('pytorch_model.bin'), g('b.bin'), '--out', out);
+  expect(r.err).toMatch(/tied names merged once: lm_head\.weight = transformer\.wte\.weight/);
+  const CHECK_TIED = `import sys, json, torch
+a, b, got = (torch.load(f, weights_only=True) for f in sys.argv[1:4])
+tied = got['lm_head.weight'].untyped_storage().data_ptr() == got['transformer.wte.weight'].untyped_storage().data_ptr()
+err = max(((got[k].double() - (a[k].double() + b[k].double()) / 2).abs().max().item() for k in a if a[k].is_floating_point()), default=0)
+print(json.dumps({"tied": tied, "err": err, "keys": list(got) == list(a)}))`;
+  const c = python(CHECK_TIED, [g('pytorch_model.bin'), g('b.bin'), out]);
+  expect(c).toMatchObject({ tied: true, keys: true });
+  expect(c.err).toBeLessThan(1e-6);
+  // the second model with the two names as equal separate tensors merges the same way
+  await run('merge', g('pytorch_model.bin'), g('b_untied.bin'), '--out', path.join(d, 'u.bin'));
+  expect(python(CHECK_TIED, [g('pytorch_model.bin'), g('b.bin'), path.join(d, 'u.bin')])).toMatchObject({ tied: true, keys: true });
+  // ... but not when they differ there: one tensor cannot take two values
+  await expect(run('merge', g('pytorch_model.bin'), g('b_differ.bin'), '--out', path.join(d, 'x.bin')))
+    .rejects.toThrow(/'lm_head\.weight' and 'transformer\.wte\.weight' are one tensor in .*pytorch_model\.bin but differ in .*b_differ\.bin/);
+  expect(fs.existsSync(path.join(d, 'x.bin'))).toBe(false);
 });

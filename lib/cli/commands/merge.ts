@@ -46,9 +46,13 @@ export function registerMerge(program: Command): void {
           method, weights, floor, normalize: !!o.normalize,
           base: o.base ? fileSource(o.base) : undefined,
           baseFisher: o.baseFisher ? fileSource(o.baseFisher) : Number(o.priorPrecision),
-          onProgress: (d, t, n) => bar.update(d, t, n),
+          onProgress: (p) => bar.update(p.done, p.total, p.name),
         });
         bar.stop();
+        if (r.aliases.length) {
+          console.error(`note: tied names merged once: ${r.aliases.map(([a, c]) => `${a} = ${c}`).join(', ')}` +
+            (/\.safetensors$/i.test(o.out) ? ' (safetensors cannot share storage: written as equal copies; a .pt output keeps them tied)' : ''));
+        }
         try {
           writeTensors(o.out, r.merged, { overwrite: !!o.overwrite, metadata: { 'squisher.merged': JSON.stringify({ method, models: models.length, weights: weights ?? null, floor, normalize: !!o.normalize }) } });
         } finally { dispose(r.merged); }
