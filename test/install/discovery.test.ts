@@ -6,8 +6,8 @@ import * as path from 'path';
 
 const script = path.resolve(__dirname, '..', '..', 'scripts', 'install', 'libtorch.js');
 
-function discover(env: Record<string, string>): { ok: boolean; out: string } {
-  const code = `try { const t = require(${JSON.stringify(script)}).discover({ allowInstall: false }); console.log(JSON.stringify(t)); }
+function discover(env: Record<string, string>, from = script): { ok: boolean; out: string } {
+  const code = `try { const t = require(${JSON.stringify(from)}).discover({ allowInstall: false }); console.log(JSON.stringify(t)); }
     catch (e) { console.log('ERROR ' + e.message); }`;
   const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', env: { ...process.env, LIBTORCH: '', Torch_DIR: '', ...env } });
   const out = r.stdout.trim();
@@ -62,7 +62,14 @@ describe('where a downloaded torch goes, and which one', () => {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const lt = require(script);
   let bin: string;
-  beforeEach(() => { bin = fs.mkdtempSync(path.join(os.tmpdir(), 'sq-bin-')); });
+  // The install scripts copied into an empty project root, so that a checkout's own legacy .torch-venv
+  // (which discovery rightly prefers to a download) cannot answer for the machine these tests fake.
+  let bare: string;
+  beforeEach(() => {
+    bin = fs.mkdtempSync(path.join(os.tmpdir(), 'sq-bin-'));
+    fs.cpSync(path.dirname(script), path.join(bin, 'project', 'scripts', 'install'), { recursive: true });
+    bare = path.join(bin, 'project', 'scripts', 'install', path.basename(script));
+  });
   afterEach(() => { fs.rmSync(bin, { recursive: true, force: true }); });
   const smi = (cudaVersion: string) => {
     fs.writeFileSync(path.join(bin, 'nvidia-smi'), `#!/bin/sh\necho "| NVIDIA-SMI 570.86   Driver Version: 570.86   CUDA Version: ${cudaVersion} |"\n`);
@@ -86,14 +93,14 @@ describe('where a downloaded torch goes, and which one', () => {
   });
   test('with a GPU and installing off, the message is the exact command for the CUDA wheel', () => {
     smi('12.9');
-    const r = discover({ PATH: bin, HOME: bin, SQUISHER_PYTHON: '/bin/false', SQUISHER_NO_INSTALL: '1' });
+    const r = discover({ PATH: bin, HOME: bin, SQUISHER_PYTHON: '/bin/false', SQUISHER_NO_INSTALL: '1' }, bare);
     expect(r.ok).toBe(false);
     expect(r.out).toContain(`python3 -m venv ${path.join(bin, '.cache', 'squisher', 'torch-2.13.0-cu128')} && `);
     expect(r.out).toContain('-m pip install "torch==2.13.0+cu128" --extra-index-url https://download.pytorch.org/whl/cu128 && npm install');
   });
   test('a driver older than every CUDA wheel stops with what to do, not a silent CPU install', () => {
     smi('11.4');
-    const r = discover({ PATH: bin, HOME: bin, SQUISHER_PYTHON: '/bin/false' });
+    const r = discover({ PATH: bin, HOME: bin, SQUISHER_PYTHON: '/bin/false' }, bare);
     expect(r.out).toMatch(/NVIDIA driver \(for CUDA 11\.4\) is older than any CUDA wheel.*SQUISHER_TORCH_VARIANT=cpu npm install/s);
   });
 });
