@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import { DType, DTYPE_SIZE, Tensor } from '../tensor';
 import { WriteOptions, writeAtomic } from './atomic';
+import { safetensorsDuplicateKey } from './json-keys';
 import { CheckpointError, Source, openSource } from './source';
 import { Scratch, readTensorBytes } from './tensor-bytes';
 
@@ -43,12 +44,15 @@ export function readSafetensorsHeader(src: Source): SafetensorsHeader {
   const n = src.read(0, 8).readBigUInt64LE(0);
   if (n > BigInt(Math.min(MAX_HEADER, src.size - 8))) fail(`header length ${n} is larger than the file or the 100 MB limit`);
   let h: any;
+  const text = src.read(8, Number(n)).toString('utf8');
   try {
-    h = JSON.parse(src.read(8, Number(n)).toString('utf8'));
+    h = JSON.parse(text);
   } catch (e) {
     return fail(`the header is not valid JSON (${(e as Error).message})`);
   }
   if (typeof h !== 'object' || h === null || Array.isArray(h)) fail('the header is not a JSON object');
+  const dup = safetensorsDuplicateKey(text);
+  if (dup) fail(`the header names ${dup.length === 1 ? `'${dup[0]}'` : `field '${dup[1]}' of tensor '${dup[0]}'`} twice (the safetensors library refuses it)`);
   const base = 8 + Number(n);
   const dataSize = src.size - base;
   const metadata: Record<string, string> = {};
@@ -80,6 +84,18 @@ export function readSafetensorsHeader(src: Source): SafetensorsHeader {
     }
     tensors.push({ name, dtype, shape, offset: base + offs[0], nbytes });
   }
+  // As the safetensors library: the tensors, in offset order, tile the data section exactly: no overlap
+  // (two names reading the same bytes), no gap, nothing after the last.
+  const byOffset = [...tensors].sort((a, b) => a.offset - b.offset || a.nbytes - b.nbytes);
+  let end = base;
+  for (const t of byOffset) {
+    if (t.offset !== end) {
+      fail(`tensor '${t.name}': data_offsets [${t.offset - base}, ${t.offset - base + t.nbytes}] ` +
+        `${t.offset < end ? 'overlap the tensor before it' : 'leave a gap after the tensor before it'} (the safetensors library refuses it)`);
+    }
+    end = t.offset + t.nbytes;
+  }
+  if (end !== src.size) fail(`the tensors cover ${end - base} of the ${dataSize} data bytes (the safetensors library refuses a file not fully covered)`);
   return { tensors, metadata };
 }
 
