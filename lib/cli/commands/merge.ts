@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { fileSource, mergeModels, MergeMethod } from '../../apps';
 import { checkOutput, writeTensors } from '../../apps/files';
+import { CheckpointError } from '../../errors';
 import { dispose } from '../../tensor';
 import { progress } from '../progress';
 
@@ -49,6 +50,14 @@ export function registerMerge(program: Command): void {
           onProgress: (p) => bar.update(p.done, p.total, p.name),
         });
         bar.stop();
+        // Fisher names that match none of the models' floating tensors would make a "Fisher merge" a plain
+        // average without a word: refused before anything is written.
+        const floating = r.merged.size - r.copied.length;
+        if (o.fisher && floating > 0 && r.averagedOnly.length === floating) {
+          dispose(r.merged);
+          throw new CheckpointError(o.fisher[0], `no Fisher tensor name matches the models' tensors (models have e.g. ` +
+            `'${r.averagedOnly[0]}'); a --fisher merge would be a plain average, so nothing was written`);
+        }
         if (r.aliases.length) {
           console.error(`note: tied names merged once: ${r.aliases.map(([a, c]) => `${a} = ${c}`).join(', ')}` +
             (/\.safetensors$/i.test(o.out) ? ' (safetensors cannot share storage: written as equal copies; a .pt output keeps them tied)' : ''));
