@@ -55,7 +55,7 @@ export type ParamSource = Pick<Module, 'namedParameters'>;
 /**
  * A live optimizer; or a PyTorch optimizer state_dict (`stateDict`, or a `file` torch.load can read) with
  * the model: a Module / TorchScript model, a model file (torch.save and TorchScript give the order,
- * safetensors only names and shapes), or a state_dict Map (ordered: `{ weights, ordered }`). A training
+ * safetensors or a shard index only names and shapes), or a state_dict Map (ordered: `{ weights, ordered }`). A training
  * checkpoint holding the model's weights too (timm, Lightning) needs no model.
  */
 export type SquisherSource = OptimizerLike

@@ -213,7 +213,7 @@ function byDistinctShapes(params: ParamList, opt: OptimizerState, shapeOf: Shape
     byShape.set(k, [...(byShape.get(k) ?? []), n]);
   }
   const shared = [...byShape].filter(([, ns]) => ns.length > 1);
-  const why = `${params.label} gives no parameter order (a safetensors header lists names sorted as strings, not in the model's order)`;
+  const why = `${params.label} gives no parameter order (only a torch.save or TorchScript file does: a safetensors header lists names sorted as strings, not in the model's order)`;
   if (shared.length) {
     const [s, ns] = shared[0];
     throw new OptimizerStateError(`squisher: ${why}, and ${shared.reduce((a, [, x]) => a + x.length, 0)} parameters share shapes (e.g. ${ns.slice(0, 3).join(', ')} are all ${s}), ` +

@@ -54,7 +54,9 @@ export function fromFile(file: string): ParamList {
   // TorchScript: parsed, never run (lib/io/torchscript.ts); its parameters in named_parameters() order
   const sd = fmt === 'torchscript' ? loadTorchScriptParameters(file) : loadStateDict(file);
   try {
-    return fromStateDict(sd, file, fmt !== 'safetensors');
+    // only a single torch.save / TorchScript file is known to keep the model's order (not safetensors, nor a
+    // shard index, whose weight_map need not follow the model)
+    return fromStateDict(sd, file, fmt === 'torch' || fmt === 'legacy' || fmt === 'torchscript');
   } finally {
     for (const t of sd.values()) t.dispose();
   }
