@@ -9,7 +9,7 @@ import { keep, tidy } from '../tensor/scope';
 import { batchesOf, FisherData } from './data';
 import { accumulateFast, FastPathUnsupported, FastPlan, hookedForward, planFastPath } from './fastpath';
 import { checkTargets, exactTerms, mcTerms, summedNll, Task, Term } from './likelihood';
-import { chunkFor, paramsOf, perSampleGradFn } from './persample';
+import { chunkFor, paramsOf, perSampleGradFn, tiedParameters } from './persample';
 import { FisherDiagonal, FisherVariant, Reduction } from './result';
 import type { DistributedFisherOptions } from '../distributed/fisher';
 
@@ -69,7 +69,9 @@ export async function fisherDiagonal(model: Module, data: FisherData, o: FisherO
   if (o.distributed) return (require('../distributed/fisher') as typeof import('../distributed/fisher')).distributedFisher(model, data, o);
   const variant = o.variant ?? 'empirical', task = o.task ?? 'classification', reduction = o.reduction ?? 'sum';
   const k = o.samples ?? 1, batchSize = o.batchSize ?? 64;
-  const named = model.namedParameters().filter(([n, t]) => t.requiresGrad && (!o.params || o.params.includes(n)));
+  // a tied parameter (one storage under two names) is one parameter, as in Python's named_parameters()
+  const tied = tiedParameters(model);
+  const named = model.namedParameters().filter(([n, t]) => t.requiresGrad && !tied.has(n) && (!o.params || o.params.includes(n)));
   if (!named.length) throw new Error('fisherDiagonal: the model has no trainable parameters' + (o.params ? ` among ${o.params.join(', ')}` : ''));
   const device = o.device ?? named[0][1].device;
   const wrong = named.find(([, t]) => t.device !== device && !(device === 'cuda' && t.device === 'cuda:0'));
@@ -79,7 +81,9 @@ export async function fisherDiagonal(model: Module, data: FisherData, o: FisherO
   let plan: FastPlan | null = null;
   let engine = 'backward';
   if (variant !== 'batched') {
-    const p = o.engine === 'vmap' ? 'vmap requested' : planFastPath(model, o.params ? new Set(o.params) : undefined);
+    // per-layer rules would give each use of a tied parameter its own share of the gradient
+    const p = o.engine === 'vmap' ? 'vmap requested' : tied.size ? `tied parameters (${[...tied].map(([a, c]) => `${a} = ${c}`).join(', ')})`
+      : planFastPath(model, o.params ? new Set(o.params) : undefined);
     if (typeof p === 'string') {
       if (o.engine === 'fast') throw new Error(`fisherDiagonal: no fast path for this model: ${p}`);
       engine = o.engine === 'vmap' ? 'vmap' : `vmap (${p})`;

@@ -9,6 +9,7 @@ import { DTYPE_SIZE } from '../tensor/dtype';
 import { cat, Tensor } from '../tensor/tensor';
 import { keep, tidy } from '../tensor/scope';
 import { summedNll } from './likelihood';
+import { storageAliases } from '../apps/named';
 
 /** A loss of (model output, target) over a batch, summed over samples; or a name. */
 export type LossSpec = 'cross_entropy' | 'mse' | 'nll_gaussian' | ((out: Tensor, target: Tensor) => Tensor);
@@ -41,9 +42,19 @@ export function lossFn(spec: LossSpec | undefined): (out: Tensor, y: Tensor) => 
 // Kept for users who want PyTorch's own ops in their custom losses.
 export { crossEntropy, mseLoss };
 
-/** The parameters to differentiate, detached (functorch wraps them itself), in namedParameters order. */
+/**
+ * Names that are another parameter under a second name (tied weights: one storage, as GPT-2's lm_head and
+ * embedding): alias -> the first name. Python's named_parameters() lists such a parameter once; its
+ * gradient is the sum over every use, so it is differentiated once, through all its names (perSampleGradFn).
+ */
+export function tiedParameters(model: Module): Map<string, string> {
+  return storageAliases(new Map(model.namedParameters()));
+}
+
+/** The parameters to differentiate, detached (functorch wraps them itself), in namedParameters order, each tied one once. */
 export function paramsOf(model: Module, only?: string[]): Map<string, Tensor> {
-  const all = model.namedParameters().filter(([, t]) => t.requiresGrad);
+  const tied = tiedParameters(model);
+  const all = model.namedParameters().filter(([n, t]) => t.requiresGrad && !tied.has(n));
   if (only) {
     const names = new Set(all.map(([n]) => n));
     const missing = only.filter((n) => !names.has(n));
@@ -69,8 +80,11 @@ export function chunkFor(params: Map<string, Tensor>, o: { chunkSize?: number; m
  * batch of one (x_n.unsqueeze(0)), as DESIGN.md says.
  */
 export function perSampleGradFn(model: Module, loss: (out: Tensor, y: Tensor, w?: Tensor) => Tensor, weighted: boolean) {
+  const tied = [...tiedParameters(model)];
+  // a tied parameter's one (wrapped) tensor goes into every name it has, so its gradient sums every use
+  const all = (p: Map<string, Tensor>) => (tied.length ? new Map([...p, ...tied.filter(([, c]) => p.has(c)).map(([a, c]) => [a, p.get(c)!] as [string, Tensor])]) : p);
   const f = (p: Map<string, Tensor>, x: Tensor, t: Tensor, w?: Tensor): Tensor =>
-    model.withTensors(p, () => loss(model.call(x.unsqueeze(0)), t.unsqueeze(0), w?.unsqueeze(0)));
+    model.withTensors(all(p), () => loss(model.call(x.unsqueeze(0)), t.unsqueeze(0), w?.unsqueeze(0)));
   return vmap(grad(f), { inDims: weighted ? [null, 0, 0, 0] : [null, 0, 0] });
 }
 
