@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import { squisher, squisherFromTrainerDir } from '../../lib/fisher';
 import { OptimizerStateError, OptionError } from '../../lib/errors';
 import { loadSafetensors } from '../../lib/io';
-import { FisherDiagonal } from '../../lib';
+import { FisherDiagonal, ScriptModule } from '../../lib';
 import { fixture } from '../helpers/oracle';
 
 const R = (p: string) => fixture(`trainer_runs/${p}`);
@@ -76,6 +76,11 @@ test("GPT-2's tied lm_head.weight / transformer.wte.weight: one optimizer state,
   sameAs(F, 'gpt2/expected.safetensors');
   expect(F.has('lm_head.weight')).toBe(false);
   expect(JSON.parse(String(F.meta.aliases))).toEqual({ 'lm_head.weight': 'transformer.wte.weight' });
+});
+
+test('a TorchScript model with a tied parameter (listed under both names by the archive): the optimizer saw it once', () => {
+  sameAs(squisher({ file: R("tied_lm_adam.pt"), model: ScriptModule.load(R('tied_lm.jit.pt')) }), 'tied_lm_adam_expected.safetensors');
+  sameAs(squisher({ file: R('tied_lm_adam.pt'), model: R('tied_lm.jit.pt') }), 'tied_lm_adam_expected.safetensors');
 });
 
 test("a Lightning checkpoint: optimizer_states[0] named by the checkpoint's own state_dict", () => {

@@ -42,10 +42,12 @@ export function fromStateDict(sd: Map<string, Tensor>, label: string, ordered: b
   return { label, names, shapes, ordered, aliases };
 }
 
-/** A Module or TorchScript model (anything with namedParameters(), which is in the model's order). */
+/**
+ * A Module or TorchScript model (anything with namedParameters(), which is in the model's order). A tied
+ * parameter listed under two names counts once, as in Python's named_parameters() (the optimizer saw it once).
+ */
 export function fromModule(m: { namedParameters(): [string, Tensor][] }, label = 'the model'): ParamList {
-  const list = m.namedParameters();
-  return { label, names: list.map(([n]) => n), shapes: new Map(list.map(([n, t]) => [n, t.shape])), ordered: true, aliases: new Map() };
+  return fromStateDict(new Map(m.namedParameters()), label, true);
 }
 
 /** A model file: TorchScript and torch.save are ordered; safetensors is not. Tensors are freed here. */
