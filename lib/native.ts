@@ -67,6 +67,8 @@ export interface Native {
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  /** Live tensor handles per device: [device, tensors, bytes of distinct storages, storages]. */
+  liveTensors(): [string, number, number, number][];
 }
 
 export interface CudaMemoryStats {

@@ -1,6 +1,7 @@
 // Devices, threads and random seeds.
 import * as fs from 'fs';
 import * as path from 'path';
+import { OptionError } from '../errors';
 import { CudaMemoryStats, addonPath, libtorchRecord, native } from '../native';
 
 export const cuda = {
@@ -25,12 +26,13 @@ export const torchVersion: string = native.torchVersion;
 export function resolveDevice(requested?: string): string {
   if (!requested || requested === 'auto') return native.cudaIsAvailable() ? 'cuda' : 'cpu';
   if (requested.startsWith('cuda') && !native.cudaIsAvailable()) {
-    throw new Error(`device '${requested}' requested, but CUDA is not available here ` +
+    throw new OptionError(`device '${requested}' requested, but CUDA is not available here ` +
       '(this libtorch has no CUDA support or no GPU is visible); use --device cpu');
   }
   return requested;
 }
 export type { CudaMemoryStats };
+export { memory, setMemoryWarning, type MemoryInfo, type DeviceMemory } from './memory';
 
 /** What this process runs on: `squisher info` prints it, and a service can log it at start. */
 export interface BuildInfo {

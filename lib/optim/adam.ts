@@ -9,6 +9,7 @@ import { pyPow } from './libm';
 import { Optimizer, ParamGroupBase } from './optimizer';
 import { ParamsSpec } from './params';
 import { groupBool, groupNumber, stateTensor, StateEntry, stepTensor } from './state-dict';
+import { OptionError, OptimizerStateError } from '../errors';
 
 export interface AdamOptions {
   lr: number;
@@ -19,6 +20,8 @@ export interface AdamOptions {
   amsgrad: boolean;
   maximize: boolean;
 }
+
+const ADAM_OPTIONS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'] as const;
 
 /** A parameter group's hyperparameters, under PyTorch's names. */
 export interface AdamHyper {
@@ -50,6 +53,7 @@ export class Adam extends Optimizer<AdamHyper, AdamOptions, AdamTensors> {
     super(params, options, 'Adam');
   }
 
+  protected optionNames(): readonly string[] { return ADAM_OPTIONS; }
   protected decoupled(): boolean { return false; }
   protected defaultWeightDecay(): number { return 0; }
 
@@ -57,12 +61,12 @@ export class Adam extends Optimizer<AdamHyper, AdamOptions, AdamTensors> {
     const lr = o.lr ?? 1e-3, betas = o.betas ?? [0.9, 0.999], eps = o.eps ?? 1e-8;
     const wd = o.weightDecay ?? this.defaultWeightDecay();
     const name = this.constructor.name;
-    if (!(lr >= 0)) throw new RangeError(`${name}: invalid learning rate ${lr}`);
-    if (!(eps >= 0)) throw new RangeError(`${name}: invalid epsilon ${eps}`);
-    if (!Array.isArray(betas) || betas.length !== 2) throw new RangeError(`${name}: betas must be a pair [beta1, beta2]`);
-    if (!(betas[0] >= 0 && betas[0] < 1)) throw new RangeError(`${name}: invalid beta parameter at index 0: ${betas[0]}`);
-    if (!(betas[1] >= 0 && betas[1] < 1)) throw new RangeError(`${name}: invalid beta parameter at index 1: ${betas[1]}`);
-    if (!(wd >= 0)) throw new RangeError(`${name}: invalid weight_decay value ${wd}`);
+    if (!(lr >= 0)) throw new OptionError(`${name}: invalid learning rate ${lr}`);
+    if (!(eps >= 0)) throw new OptionError(`${name}: invalid epsilon ${eps}`);
+    if (!Array.isArray(betas) || betas.length !== 2) throw new OptionError(`${name}: betas must be a pair [beta1, beta2]`);
+    if (!(betas[0] >= 0 && betas[0] < 1)) throw new OptionError(`${name}: invalid beta parameter at index 0: ${betas[0]}`);
+    if (!(betas[1] >= 0 && betas[1] < 1)) throw new OptionError(`${name}: invalid beta parameter at index 1: ${betas[1]}`);
+    if (!(wd >= 0)) throw new OptionError(`${name}: invalid weight_decay value ${wd}`);
     return { lr, betas: [betas[0], betas[1]], eps, weight_decay: wd, amsgrad: !!o.amsgrad, maximize: !!o.maximize, decoupled_weight_decay: this.decoupled() };
   }
 
@@ -79,7 +83,7 @@ export class Adam extends Optimizer<AdamHyper, AdamOptions, AdamTensors> {
       });
       this.steps.set(name, 0);
     }
-    if (amsgrad && !s.max_exp_avg_sq) throw new Error(`${this.constructor.name}: amsgrad was switched on after '${name}' took steps without it`);
+    if (amsgrad && !s.max_exp_avg_sq) throw new OptimizerStateError(`${this.constructor.name}: amsgrad was switched on after '${name}' took steps without it`);
     let grad = maximize ? gradIn.neg() : gradIn;
     s.step.add_(1);
     const step = Math.fround(this.steps.get(name)! + 1);
@@ -133,15 +137,15 @@ export class Adam extends Optimizer<AdamHyper, AdamOptions, AdamTensors> {
     const who = this.constructor.name;
     if (!g.has('betas')) {
       const keys = [...g.keys()].filter((k) => k !== 'params').join(', ');
-      throw new Error(`${who}.loadStateDict: param_groups[${i}] is not an Adam/AdamW group (keys: ${keys})${g.has('momentum') ? ': it is SGD\'s; use SGD.fromStateDict' : ''}`);
+      throw new OptimizerStateError(`${who}.loadStateDict: param_groups[${i}] is not an Adam/AdamW group (keys: ${keys})${g.has('momentum') ? ': it is SGD\'s; use SGD.fromStateDict' : ''}`);
     }
     const dwd = g.get('decoupled_weight_decay');
     if (typeof dwd === 'boolean' && dwd !== this.decoupled()) {
-      throw new Error(`${who}.loadStateDict: the state dict is ${dwd ? 'AdamW' : 'Adam'}'s (decoupled_weight_decay=${dwd ? 'True' : 'False'}); ` +
+      throw new OptimizerStateError(`${who}.loadStateDict: the state dict is ${dwd ? 'AdamW' : 'Adam'}'s (decoupled_weight_decay=${dwd ? 'True' : 'False'}); ` +
         `load it into ${dwd ? 'AdamW' : 'Adam'} (or use optim.fromStateDict)`);
     }
     const b = g.get('betas');
-    if (!Array.isArray(b) || b.length !== 2) throw new Error(`${who}.loadStateDict: param_groups[${i}].betas is not a pair`);
+    if (!Array.isArray(b) || b.length !== 2) throw new OptimizerStateError(`${who}.loadStateDict: param_groups[${i}].betas is not a pair`);
     const betas = new Map([['0', b[0]], ['1', b[1]]]);
     return this.hyper({
       lr: groupNumber(g, 'lr', i, who), eps: groupNumber(g, 'eps', i, who, 1e-8),

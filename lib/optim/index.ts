@@ -4,6 +4,7 @@ import { Adam, AdamW } from './adam';
 import { SGD } from './sgd';
 import { HasNamedParameters } from './params';
 import { parseStateDict } from './state-dict';
+import { OptimizerStateError } from '../errors';
 
 export { Optimizer } from './optimizer';
 export type { OptimizerKind, ParamGroupBase } from './optimizer';
@@ -20,18 +21,18 @@ export { pyPow, pyCos } from './libm';
 /** Which torch.optim class wrote a state_dict, from its param_groups' keys. */
 export function stateDictKind(sd: unknown): 'adam' | 'adamw' | 'sgd' {
   const { groups } = parseStateDict(sd, 'optim.stateDictKind');
-  if (groups.length === 0) throw new Error('optim.stateDictKind: the state dict has no parameter groups');
+  if (groups.length === 0) throw new OptimizerStateError('optim.stateDictKind: the state dict has no parameter groups');
   const g = groups[0].map;
   if (g.has('betas')) {
     const d = g.get('decoupled_weight_decay');
     if (d === undefined) {
-      throw new Error('optim.stateDictKind: an Adam-family state dict without decoupled_weight_decay (saved by torch < 2.6?): ' +
+      throw new OptimizerStateError('optim.stateDictKind: an Adam-family state dict without decoupled_weight_decay (saved by torch < 2.6?): ' +
         'it cannot tell Adam from AdamW; construct the one you used and call loadStateDict');
     }
     return d ? 'adamw' : 'adam';
   }
   if (g.has('momentum')) return 'sgd';
-  throw new Error(`optim.stateDictKind: param_groups hold ${[...g.keys()].join(', ')}: not Adam, AdamW or SGD`);
+  throw new OptimizerStateError(`optim.stateDictKind: param_groups hold ${[...g.keys()].join(', ')}: not Adam, AdamW or SGD`);
 }
 
 /**
@@ -45,7 +46,7 @@ export function fromStateDict(sd: unknown, model: HasNamedParameters): Adam | Ad
   const named = model.namedParameters();
   const total = groups.reduce((a, g) => a + g.ids.length, 0);
   if (total !== named.length) {
-    throw new Error(`optim.fromStateDict: the state dict's groups list ${total} parameters, the model has ${named.length} ` +
+    throw new OptimizerStateError(`optim.fromStateDict: the state dict's groups list ${total} parameters, the model has ${named.length} ` +
       `(${named.map(([n]) => n).join(', ')})`);
   }
   let k = 0;

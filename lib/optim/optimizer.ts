@@ -4,6 +4,8 @@
 import { noGrad } from '../autograd';
 import { Tensor } from '../tensor/tensor';
 import { dispose, keep, tidy } from '../tensor/scope';
+import { OptimizerStateError, ShapeError } from '../errors';
+import { checkOptions } from '../options';
 import { ParamsSpec, resolveGroups } from './params';
 import { describeShape, parseStateDict, PyTorchOptimizerStateDict, StateEntry } from './state-dict';
 
@@ -26,7 +28,11 @@ export abstract class Optimizer<H extends { lr: number }, O, S extends Record<st
   protected readonly perParam = new Map<string, S>();
 
   protected constructor(params: ParamsSpec<O>, options: Partial<O>, protected readonly who: string) {
+    // An unknown key (weight_decay for weightDecay) would otherwise be ignored silently.
+    const name = this.constructor.name;
+    checkOptions(name, options, this.optionNames());
     const groups = resolveGroups<O>(params, who);
+    groups.forEach((g, i) => checkOptions(`${name}: param group ${i}`, g.overrides, this.optionNames()));
     this.paramGroups = groups.map(({ named, overrides }) => ({
       ...this.hyper({ ...options, ...overrides }),
       params: named.map(([, t]) => t),
@@ -34,6 +40,8 @@ export abstract class Optimizer<H extends { lr: number }, O, S extends Record<st
     }));
   }
 
+  /** The option keys the constructor accepts (camelCase). */
+  protected abstract optionNames(): readonly string[];
   /** Options (camelCase, user-facing) to validated hyperparameters under PyTorch's names. */
   protected abstract hyper(o: Partial<O>): H;
   /** Updates one parameter given its gradient (grad mode is off; temporaries are freed after the step). */
@@ -53,7 +61,7 @@ export abstract class Optimizer<H extends { lr: number }, O, S extends Record<st
           const p = group.params[i];
           const g = p.grad;
           if (!g) continue;
-          if (g.shape.join() !== p.shape.join()) throw new Error(`${this.who}: the gradient of '${group.names[i]}' has shape [${g.shape}] but the parameter has [${p.shape}]`);
+          if (g.shape.join() !== p.shape.join()) throw new ShapeError(`${this.who}: the gradient of '${group.names[i]}' has shape [${g.shape}] but the parameter has [${p.shape}]`);
           this.update(group, group.names[i], p, g);
         }
       }
@@ -117,7 +125,7 @@ export abstract class Optimizer<H extends { lr: number }, O, S extends Record<st
   loadStateDict(sd: unknown): this {
     const parsed = parseStateDict(sd, this.who);
     if (parsed.groups.length !== this.paramGroups.length) {
-      throw new Error(`${this.who}.loadStateDict: the state dict has ${parsed.groups.length} parameter group(s), this optimizer ${this.paramGroups.length}`);
+      throw new OptimizerStateError(`${this.who}.loadStateDict: the state dict has ${parsed.groups.length} parameter group(s), this optimizer ${this.paramGroups.length}`);
     }
     const newHyper: H[] = [];
     const newState = new Map<string, S>();
@@ -126,7 +134,7 @@ export abstract class Optimizer<H extends { lr: number }, O, S extends Record<st
       parsed.groups.forEach((pg, gi) => {
         const ours = this.paramGroups[gi];
         if (pg.ids.length !== ours.params.length) {
-          throw new Error(`${this.who}.loadStateDict: parameter group ${gi} has ${pg.ids.length} parameters in the state dict ` +
+          throw new OptimizerStateError(`${this.who}.loadStateDict: parameter group ${gi} has ${pg.ids.length} parameters in the state dict ` +
             `but ${ours.params.length} in this optimizer (${describeNames(ours.names)}): was it saved for another model?`);
         }
         newHyper.push(this.importHyper(pg.map, gi));
@@ -139,7 +147,7 @@ export abstract class Optimizer<H extends { lr: number }, O, S extends Record<st
         });
       });
       const stray = [...parsed.state.keys()].filter((id) => !used.has(id));
-      if (stray.length) throw new Error(`${this.who}.loadStateDict: state for id(s) ${stray.join(', ')} that no parameter group lists`);
+      if (stray.length) throw new OptimizerStateError(`${this.who}.loadStateDict: state for id(s) ${stray.join(', ')} that no parameter group lists`);
     } catch (e) {
       for (const s of newState.values()) dispose(s);
       throw e;

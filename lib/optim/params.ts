@@ -2,6 +2,7 @@
 // groups) into groups of named parameters. Names are what state() is keyed by and how PyTorch's integer
 // ids are mapped: ids count through the groups in order, as torch.optim.Optimizer.state_dict numbers them.
 import { Tensor } from '../tensor/tensor';
+import { OptionError } from '../errors';
 
 /** Anything with PyTorch-ordered named parameters (Module, ScriptModule). */
 export interface HasNamedParameters { namedParameters(): [string, Tensor][]; }
@@ -18,7 +19,7 @@ function listNamed(p: NamedParams, where: string): [string, Tensor][] {
   const list = isNamedSource(p) ? p.namedParameters() : [...p].map(([n, t]) => [n, t] as [string, Tensor]);
   for (const e of list) {
     if (!Array.isArray(e) || typeof e[0] !== 'string' || !(e[1] instanceof Tensor)) {
-      throw new TypeError(`${where}: parameters must be [name, Tensor] pairs (e.g. model.namedParameters())`);
+      throw new OptionError(`${where}: parameters must be [name, Tensor] pairs (e.g. model.namedParameters())`);
     }
   }
   return list;
@@ -37,11 +38,11 @@ export function resolveGroups<O>(spec: ParamsSpec<O>, who: string): { named: [st
   const seen = new Map<string, number>();
   const tensors = new Set<Tensor>();
   groups.forEach((g, gi) => {
-    if (g.named.length === 0) throw new Error(`${who}: parameter group ${gi} has no parameters`);
+    if (g.named.length === 0) throw new OptionError(`${who}: parameter group ${gi} has no parameters`);
     for (const [n, t] of g.named) {
-      if (seen.has(n)) throw new Error(`${who}: parameter '${n}' appears twice (groups ${seen.get(n)} and ${gi})`);
-      if (tensors.has(t)) throw new Error(`${who}: the tensor of parameter '${n}' appears twice under different names`);
-      if (!t.isLeaf) throw new Error(`${who}: parameter '${n}' is not a leaf tensor (optimizers update leaves in place)`);
+      if (seen.has(n)) throw new OptionError(`${who}: parameter '${n}' appears twice (groups ${seen.get(n)} and ${gi})`);
+      if (tensors.has(t)) throw new OptionError(`${who}: the tensor of parameter '${n}' appears twice under different names`);
+      if (!t.isLeaf) throw new OptionError(`${who}: parameter '${n}' is not a leaf tensor (optimizers update leaves in place)`);
       seen.set(n, gi);
       tensors.add(t);
     }

@@ -2,6 +2,7 @@
 // updates of each group's lr, so the values equal PyTorch's (cosines go through C cos, see libm.ts).
 // Call step() after optimizer.step(), once per epoch or per batch, as in PyTorch.
 import { pyCos } from './libm';
+import { OptionError } from '../errors';
 
 /** What a schedule needs from an optimizer: its groups' learning rates. */
 export interface HasParamGroups { paramGroups: { lr: number; initial_lr?: number }[]; }
@@ -46,7 +47,7 @@ export abstract class LRScheduler {
 export class ConstantLR extends LRScheduler {
   constructor(opt: HasParamGroups, readonly factor = 1 / 3, readonly totalIters = 5) {
     super(opt);
-    if (factor > 1 || factor < 0) throw new RangeError('ConstantLR: factor must be between 0 and 1');
+    if (factor > 1 || factor < 0) throw new OptionError('ConstantLR: factor must be between 0 and 1');
     this.initialStep();
   }
   protected getLr(): number[] {
@@ -60,7 +61,7 @@ export class ConstantLR extends LRScheduler {
 export class StepLR extends LRScheduler {
   constructor(opt: HasParamGroups, readonly stepSize: number, readonly gamma = 0.1) {
     super(opt);
-    if (!(Number.isInteger(stepSize) && stepSize > 0)) throw new RangeError(`StepLR: stepSize must be a positive integer, got ${stepSize}`);
+    if (!(Number.isInteger(stepSize) && stepSize > 0)) throw new OptionError(`StepLR: stepSize must be a positive integer, got ${stepSize}`);
     this.initialStep();
   }
   protected getLr(): number[] {
@@ -73,8 +74,8 @@ export class StepLR extends LRScheduler {
 export class LinearLR extends LRScheduler {
   constructor(opt: HasParamGroups, readonly startFactor = 1 / 3, readonly endFactor = 1.0, readonly totalIters = 5) {
     super(opt);
-    if (startFactor > 1 || startFactor <= 0) throw new RangeError('LinearLR: startFactor must be in (0, 1]');
-    if (endFactor > 1 || endFactor < 0) throw new RangeError('LinearLR: endFactor must be in [0, 1]');
+    if (startFactor > 1 || startFactor <= 0) throw new OptionError('LinearLR: startFactor must be in (0, 1]');
+    if (endFactor > 1 || endFactor < 0) throw new OptionError('LinearLR: endFactor must be in [0, 1]');
     this.initialStep();
   }
   protected getLr(): number[] {
@@ -89,7 +90,7 @@ export class LinearLR extends LRScheduler {
 export class CosineAnnealingLR extends LRScheduler {
   constructor(opt: HasParamGroups, readonly tMax: number, readonly etaMin = 0.0) {
     super(opt);
-    if (!(tMax > 0)) throw new RangeError(`CosineAnnealingLR: tMax must be positive, got ${tMax}`);
+    if (!(tMax > 0)) throw new OptionError(`CosineAnnealingLR: tMax must be positive, got ${tMax}`);
     this.initialStep();
   }
   protected getLr(): number[] {

@@ -4,6 +4,7 @@ import { Tensor } from '../tensor/tensor';
 import { Optimizer, ParamGroupBase } from './optimizer';
 import { ParamsSpec } from './params';
 import { groupBool, groupNumber, stateTensor, StateEntry } from './state-dict';
+import { OptionError, OptimizerStateError } from '../errors';
 
 export interface SGDOptions { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean; }
 export interface SGDHyper { lr: number; momentum: number; dampening: number; weight_decay: number; nesterov: boolean; maximize: boolean; }
@@ -18,15 +19,17 @@ export class SGD extends Optimizer<SGDHyper, SGDOptions, { momentum_buffer: Tens
     super(params, options, 'SGD');
   }
 
+  protected optionNames(): readonly string[] { return ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize']; }
+
   protected hyper(o: Partial<SGDOptions>): SGDHyper {
     const h: SGDHyper = {
       lr: o.lr ?? 1e-3, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0,
       weight_decay: o.weightDecay ?? 0, nesterov: !!o.nesterov, maximize: !!o.maximize,
     };
-    if (!(h.lr >= 0)) throw new RangeError(`SGD: invalid learning rate ${h.lr}`);
-    if (!(h.momentum >= 0)) throw new RangeError(`SGD: invalid momentum value ${h.momentum}`);
-    if (!(h.weight_decay >= 0)) throw new RangeError(`SGD: invalid weight_decay value ${h.weight_decay}`);
-    if (h.nesterov && (h.momentum <= 0 || h.dampening !== 0)) throw new RangeError('SGD: Nesterov momentum requires a momentum and zero dampening');
+    if (!(h.lr >= 0)) throw new OptionError(`SGD: invalid learning rate ${h.lr}`);
+    if (!(h.momentum >= 0)) throw new OptionError(`SGD: invalid momentum value ${h.momentum}`);
+    if (!(h.weight_decay >= 0)) throw new OptionError(`SGD: invalid weight_decay value ${h.weight_decay}`);
+    if (h.nesterov && (h.momentum <= 0 || h.dampening !== 0)) throw new OptionError('SGD: Nesterov momentum requires a momentum and zero dampening');
     return h;
   }
 
@@ -60,7 +63,7 @@ export class SGD extends Optimizer<SGDHyper, SGDOptions, { momentum_buffer: Tens
 
   protected importHyper(g: Map<string, unknown>, i: number): SGDHyper {
     if (!g.has('momentum') || g.has('betas')) {
-      throw new Error(`SGD.loadStateDict: param_groups[${i}] is not an SGD group (keys: ${[...g.keys()].filter((k) => k !== 'params').join(', ')})` +
+      throw new OptimizerStateError(`SGD.loadStateDict: param_groups[${i}] is not an SGD group (keys: ${[...g.keys()].filter((k) => k !== 'params').join(', ')})` +
         (g.has('betas') ? ': it is Adam\'s/AdamW\'s; use Adam/AdamW or optim.fromStateDict' : ''));
     }
     return this.hyper({

@@ -3,6 +3,7 @@
 // numbers) and plain objects; a training checkpoint's 'optimizer' entry is found.
 import { Tensor } from '../tensor/tensor';
 import { full } from '../tensor/create';
+import { OptimizerStateError } from '../errors';
 
 /** The layout of torch.optim.Optimizer.state_dict(). */
 export interface PyTorchOptimizerStateDict {
@@ -33,35 +34,35 @@ const WRAPPERS = ['optimizer', 'optimizer_state_dict', 'optim', 'opt', 'optimize
 /** Finds and checks the state/param_groups structure; ids become numbers. */
 export function parseStateDict(sd: unknown, who: string): { state: Map<number, StateEntry>; groups: ParsedGroup[] } {
   let root = asMap(sd);
-  if (!root) throw new TypeError(`${who}.loadStateDict: expected an optimizer state_dict (a dict with 'state' and 'param_groups'), got ${sd === null ? 'null' : typeof sd}`);
+  if (!root) throw new OptimizerStateError(`${who}.loadStateDict: expected an optimizer state_dict (a dict with 'state' and 'param_groups'), got ${sd === null ? 'null' : typeof sd}`);
   if (!root.has('param_groups')) {
     const inner = WRAPPERS.map((k) => asMap(root!.get(k))).find((m) => m && m.has('param_groups'));
-    if (!inner) throw new Error(`${who}.loadStateDict: no 'param_groups' entry (keys: ${[...root.keys()].slice(0, 10).join(', ')}): not an optimizer state_dict`);
+    if (!inner) throw new OptimizerStateError(`${who}.loadStateDict: no 'param_groups' entry (keys: ${[...root.keys()].slice(0, 10).join(', ')}): not an optimizer state_dict`);
     root = inner;
   }
   const groupsRaw = root.get('param_groups');
-  if (!Array.isArray(groupsRaw)) throw new Error(`${who}.loadStateDict: 'param_groups' is not a list`);
+  if (!Array.isArray(groupsRaw)) throw new OptimizerStateError(`${who}.loadStateDict: 'param_groups' is not a list`);
   const groups: ParsedGroup[] = groupsRaw.map((g, i) => {
     const map = asMap(g);
-    if (!map) throw new Error(`${who}.loadStateDict: param_groups[${i}] is not a dict`);
+    if (!map) throw new OptimizerStateError(`${who}.loadStateDict: param_groups[${i}] is not a dict`);
     const ids = map.get('params');
-    if (!Array.isArray(ids)) throw new Error(`${who}.loadStateDict: param_groups[${i}] has no 'params' list`);
+    if (!Array.isArray(ids)) throw new OptimizerStateError(`${who}.loadStateDict: param_groups[${i}] has no 'params' list`);
     return {
       map, ids: ids.map((x, k) => {
         const n = toInt(x);
-        if (n === null) throw new Error(`${who}.loadStateDict: param_groups[${i}].params[${k}] is not an integer id (${String(x)})`);
+        if (n === null) throw new OptimizerStateError(`${who}.loadStateDict: param_groups[${i}].params[${k}] is not an integer id (${String(x)})`);
         return n;
       }),
     };
   });
   const stateRaw = asMap(root.get('state') ?? new Map());
-  if (!stateRaw) throw new Error(`${who}.loadStateDict: 'state' is not a dict`);
+  if (!stateRaw) throw new OptimizerStateError(`${who}.loadStateDict: 'state' is not a dict`);
   const state = new Map<number, StateEntry>();
   for (const [k, v] of stateRaw) {
     const id = toInt(k);
-    if (id === null) throw new Error(`${who}.loadStateDict: state key ${String(k)} is not an integer parameter id`);
+    if (id === null) throw new OptimizerStateError(`${who}.loadStateDict: state key ${String(k)} is not an integer parameter id`);
     const e = asMap(v);
-    if (!e) throw new Error(`${who}.loadStateDict: state[${id}] is not a dict`);
+    if (!e) throw new OptimizerStateError(`${who}.loadStateDict: state[${id}] is not a dict`);
     state.set(id, e);
   }
   return { state, groups };
@@ -73,7 +74,7 @@ export function groupNumber(g: Map<string, unknown>, key: string, i: number, who
   if (v instanceof Tensor) v = v.numel === 1 ? v.item() : v;
   if (typeof v === 'bigint') v = Number(v);
   if (typeof v === 'object' && v !== null && typeof (v as { valueOf(): unknown }).valueOf() === 'number') v = (v as { valueOf(): number }).valueOf();
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${who}.loadStateDict: param_groups[${i}].${key} is missing or not a number`);
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new OptimizerStateError(`${who}.loadStateDict: param_groups[${i}].${key} is missing or not a number`);
   return v;
 }
 
@@ -85,9 +86,9 @@ export function groupBool(g: Map<string, unknown>, key: string, dflt: boolean): 
 /** A state tensor copied onto the parameter's device and dtype, with its shape checked. */
 export function stateTensor(e: StateEntry, key: string, param: Tensor, where: string, who: string): Tensor {
   const v = e.get(key);
-  if (!(v instanceof Tensor)) throw new Error(`${who}.loadStateDict: ${where} has no '${key}' tensor in its state (keys: ${[...e.keys()].join(', ')})`);
+  if (!(v instanceof Tensor)) throw new OptimizerStateError(`${who}.loadStateDict: ${where} has no '${key}' tensor in its state (keys: ${[...e.keys()].join(', ')})`);
   if (v.shape.join() !== param.shape.join()) {
-    throw new Error(`${who}.loadStateDict: ${where}: '${key}' has shape ${describeShape(v.shape)} in the state dict`);
+    throw new OptimizerStateError(`${who}.loadStateDict: ${where}: '${key}' has shape ${describeShape(v.shape)} in the state dict`);
   }
   return v.to({ dtype: param.dtype, device: param.device });
 }
@@ -96,7 +97,7 @@ export function stateTensor(e: StateEntry, key: string, param: Tensor, where: st
 export function stepTensor(e: StateEntry, where: string, who: string): Tensor {
   const v = e.get('step');
   if (v instanceof Tensor) {
-    if (v.numel !== 1) throw new Error(`${who}.loadStateDict: ${where}: 'step' has shape ${describeShape(v.shape)}, expected a scalar`);
+    if (v.numel !== 1) throw new OptimizerStateError(`${who}.loadStateDict: ${where}: 'step' has shape ${describeShape(v.shape)}, expected a scalar`);
     const c = v.to({ dtype: 'float32', device: 'cpu' });
     if (c.ndim === 0) return c;
     const r = c.reshape([]);
@@ -104,5 +105,5 @@ export function stepTensor(e: StateEntry, where: string, who: string): Tensor {
     return r;
   }
   if (typeof v === 'number' && v >= 0) return full([], v, { dtype: 'float32' });
-  throw new Error(`${who}.loadStateDict: ${where} has no 'step' in its state (keys: ${[...e.keys()].join(', ')})`);
+  throw new OptimizerStateError(`${who}.loadStateDict: ${where} has no 'step' in its state (keys: ${[...e.keys()].join(', ')})`);
 }

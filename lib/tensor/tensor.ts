@@ -5,6 +5,7 @@ import { Handle, native } from '../native';
 import { AnyTypedArray, BIT_PATTERN_FLOATS, DType, DTYPE_SIZE, dtypeCode, dtypeFromCode, typedView } from './dtype';
 import { op } from './ops';
 import { track } from './scope';
+import { noteCreated } from '../device/memory';
 
 export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | Scalar;
@@ -38,6 +39,7 @@ export class Tensor {
   constructor(handle: Handle) {
     this._h = handle;
     track(this);
+    noteCreated();   // memory() warns once when undisposed tensors pile up (lib/device/memory.ts)
   }
 
   /** @internal The native handle; throws if the tensor was disposed. */

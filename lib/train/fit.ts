@@ -8,6 +8,8 @@ import { crossEntropy } from '../nn/loss';
 import { Tensor } from '../tensor/tensor';
 import { tidy } from '../tensor/scope';
 import { DataLoader, TensorData } from '../data/loader';
+import { AbortError, OptionError, ShapeError, SquisherError } from '../errors';
+import { checkOptions, Progress } from '../options';
 
 export type LossFn = (output: Tensor, target: Tensor) => Tensor;
 
@@ -16,7 +18,9 @@ export interface StepOptimizer { zeroGrad(): void; step(): void; }
 /** What fit needs from a learning-rate schedule (lib/optim's schedulers). */
 export interface StepScheduler { step(): void; }
 
-export interface FitProgress {
+/** The common progress shape (done of total, in phase 'train'), plus where in which epoch. */
+export interface FitProgress extends Progress {
+  phase: 'train';
   epoch: number; epochs: number;
   batch: number; batches: number;
   /** This batch's loss. */
@@ -52,12 +56,14 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
+const FIT_OPTIONS = ['epochs', 'lossFn', 'batchSize', 'shuffle', 'seed', 'dropLast', 'evalData', 'scheduler', 'schedulerStep', 'onProgress', 'onEpoch', 'signal'] as const;
+
 export interface EvalOptions { lossFn?: LossFn; batchSize?: number; }
 export interface EvalResult { loss: number; accuracy?: number; n: number; }
 
 function abortError(signal: AbortSignal): Error {
-  const r = signal.reason;
-  return r instanceof Error ? r : Object.assign(new Error('fit: aborted'), { name: 'AbortError' });
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new AbortError('fit: aborted', { cause: r });
 }
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -69,6 +75,7 @@ function correct(out: Tensor, y: Tensor): number | null {
 
 /** Mean loss (and accuracy for classification) of `model` on `data`, in eval mode and without gradients. */
 export function evaluate(model: Module, data: TensorData | DataLoader, o: EvalOptions = {}): EvalResult {
+  checkOptions('evaluate', o, ['lossFn', 'batchSize']);
   const lossFn = o.lossFn ?? ((a: Tensor, b: Tensor) => crossEntropy(a, b));
   const loader = data instanceof DataLoader ? data : new DataLoader(data, { batchSize: o.batchSize ?? 1000 });
   const wasTraining = model.training;
@@ -86,7 +93,7 @@ export function evaluate(model: Module, data: TensorData | DataLoader, o: EvalOp
         b.x.dispose(); b.y.dispose();
       }));
     }
-    if (n === 0) throw new Error('evaluate: the data has no samples');
+    if (n === 0) throw new OptionError('evaluate: the data has no samples');
     return { loss: lossSum / n, ...(classify ? { accuracy: hits / n } : {}), n };
   } finally {
     model.train(wasTraining);
@@ -98,8 +105,9 @@ export function evaluate(model: Module, data: TensorData | DataLoader, o: EvalOp
  * with batchSize/shuffle/seed/dropLast). Resolves to one EpochResult per epoch; rejects on abort.
  */
 export async function fit(model: Module, optimizer: StepOptimizer, trainData: TensorData | DataLoader, o: FitOptions = {}): Promise<EpochResult[]> {
+  checkOptions('fit', o, FIT_OPTIONS);
   const epochs = o.epochs ?? 1;
-  if (!(Number.isInteger(epochs) && epochs >= 0)) throw new RangeError(`fit: epochs must be a non-negative integer, got ${epochs}`);
+  if (!(Number.isInteger(epochs) && epochs >= 0)) throw new OptionError(`fit: epochs must be a non-negative integer, got ${epochs}`);
   const lossFn = o.lossFn ?? ((a: Tensor, b: Tensor) => crossEntropy(a, b));
   const loader = trainData instanceof DataLoader ? trainData
     : new DataLoader(trainData, { batchSize: o.batchSize ?? 32, shuffle: o.shuffle, seed: o.seed, dropLast: o.dropLast });
@@ -119,7 +127,7 @@ export async function fit(model: Module, optimizer: StepOptimizer, trainData: Te
           optimizer.zeroGrad();
           const out: Tensor = model.call(b.x);
           const l = lossFn(out, b.y);
-          if (l.numel !== 1) throw new Error(`fit: the loss must be a scalar (batch mean), got shape [${l.shape}]`);
+          if (l.numel !== 1) throw new ShapeError(`fit: the loss must be a scalar (batch mean), got shape [${l.shape}]`);
           l.backward();
           optimizer.step();
           const c = classify ? noGrad(() => correct(out, b.y)) : null;
@@ -127,11 +135,11 @@ export async function fit(model: Module, optimizer: StepOptimizer, trainData: Te
           b.x.dispose(); b.y.dispose();
           return l.item();
         });
-        if (!Number.isFinite(loss)) throw new Error(`fit: the loss became ${loss} at epoch ${epoch}, batch ${b.index} (learning rate too high?)`);
+        if (!Number.isFinite(loss)) throw new SquisherError(`fit: the loss became ${loss} at epoch ${epoch}, batch ${b.index} (learning rate too high?)`);
         lossSum += loss * len;
         seen += len;
         if (o.scheduler && o.schedulerStep === 'batch') o.scheduler.step();
-        o.onProgress?.({ epoch, epochs, batch: b.index, batches, loss, seen });
+        o.onProgress?.({ done: epoch * batches + b.index + 1, total: epochs * batches, phase: 'train', epoch, epochs, batch: b.index, batches, loss, seen });
         await nextTick();
       }
     } finally {

@@ -1,5 +1,6 @@
 // The addon's entry point: each concept folder registers its functions on one exports object.
 #include "core/common.h"
+#include "core/live.h"
 #include <torch/csrc/api/include/torch/version.h>
 
 namespace sq {
@@ -12,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initFunctorch(env, exports);
   initJit(env, exports);
   initDevice(env, exports);
+  initLive(env, exports);
   initDistributed(env, exports);
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   return exports;

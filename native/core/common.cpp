@@ -1,4 +1,5 @@
 #include "core/common.h"
+#include "core/live.h"
 
 namespace sq {
 
@@ -13,10 +14,12 @@ static int64_t cpuStorageBytes(const at::Tensor& t) {
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   auto* box = new TensorBox{std::move(t)};
+  liveAdd(box->t);
   box->extBytes = cpuStorageBytes(box->t);
   if (box->extBytes) Napi::MemoryManagement::AdjustExternalMemory(env, box->extBytes);
   auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
     if (b->extBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -b->extBytes);
+    liveRemove(b->t);
     delete b;
   });
   ext.TypeTag(&kTensorTag);
@@ -26,6 +29,7 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
 void disposeBox(Napi::Env env, TensorBox* box) {
   if (box->extBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -box->extBytes);
   box->extBytes = 0;
+  liveRemove(box->t);
   box->t.reset();
 }
 
