@@ -5,6 +5,7 @@
 //
 // The counts come from the addon (native/core/live.cpp), which sees a handle from its creation until
 // dispose() or its finalizer, so tensors whose JS objects were collected but not yet finalized still count.
+import { SquisherError } from '../errors';
 import { native } from '../native';
 
 export interface DeviceMemory {
@@ -33,6 +34,9 @@ function parseWarnBytes(v: string | undefined): number {
 
 /** Live tensors and their bytes, in total and per device (like tfjs's tf.memory()). */
 export function memory(): MemoryInfo {
+  if (typeof native.liveTensors !== 'function') {
+    throw new SquisherError('memory(): the native addon was built before memory() existed; rebuild it (npm run build)');
+  }
   const devices: Record<string, DeviceMemory> = {};
   const total: DeviceMemory = { numTensors: 0, numBytes: 0, numDataBuffers: 0 };
   for (const [device, numTensors, numBytes, numDataBuffers] of native.liveTensors()) {
@@ -45,7 +49,8 @@ export function memory(): MemoryInfo {
 
 /** @internal Called by every new Tensor: one counter on the hot path, a look every 1024 tensors. */
 export function noteCreated(): void {
-  if (++created % CHECK_EVERY === 0 && !warned && warnBytes !== Infinity) check();
+  // An addon older than its TypeScript (not rebuilt after an update) has no counter: then never warn.
+  if (++created % CHECK_EVERY === 0 && !warned && warnBytes !== Infinity && typeof native.liveTensors === 'function') check();
 }
 
 /**
