@@ -59,6 +59,12 @@ export interface Native {
   jitChildren(m: Handle): [string, string, Handle][];
   jitTypeName(m: Handle): string;
   jitSchema(m: Handle): string | null;
+  // graph-level Fisher engine (native/fisher)
+  fisherPlan(m: Handle, only: string[] | null): Handle;
+  fisherPlanInfo(plan: Handle): { name: string; aliases: string[]; fallback: boolean; why: string; uses: string[] }[];
+  fisherStep(plan: Handle, inputs: unknown[], y: Handle, o: object): number;
+  fisherStepAsync(plan: Handle, inputs: unknown[], y: Handle, o: object): Promise<number>;
+  fisherSums(plan: Handle): [string, Handle][];
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(): void;

@@ -8,10 +8,15 @@ import { Tensor } from '../tensor/tensor';
 import { keep, tidy } from '../tensor/scope';
 import { batchesOf, FisherData } from './data';
 import { accumulateFast, FastPathUnsupported, FastPlan, hookedForward, planFastPath } from './fastpath';
-import { checkTargets, exactTerms, mcTerms, summedNll, Task, Term } from './likelihood';
-import { chunkFor, paramsOf, perSampleGradFn, tiedParameters } from './persample';
+import { checkTargets, exactTerms, mcTerms, shiftLabels, shiftLogits, summedNll, Task, Term, unshiftTarget } from './likelihood';
+import { uniqueParams } from './params';
+import { pickOutput } from './output';
+import { chunkFor, paramsOf, perSampleGradFn } from './persample';
 import { FisherDiagonal, FisherVariant, Reduction } from './result';
 import type { DistributedFisherOptions } from '../distributed/fisher';
+import { FisherProgress, FisherSums, graphFisherSums } from './graph';
+import { ScriptModule } from '../nn/script';
+import { OptionError } from '../errors';
 
 export interface FisherOptions {
   /** 'empirical' (true labels, default), 'mc' (sampled labels), 'exact' (expectation), 'batched' (Σ_B (Σ_{n∈B} g_n)²). */
@@ -28,14 +33,30 @@ export interface FisherOptions {
   device?: string;
   /** Examples per forward pass (default 64); for 'batched' it is the mini-batch whose gradient is squared. */
   batchSize?: number;
-  /** 'auto' (default: fast path when every layer has a rule), 'fast' (error if not possible) or 'vmap'. */
+  /**
+   * 'auto' (default): TorchScript models on the graph engine (every parameter use by a supported op on
+   * the fast path, the rest on a per-parameter fallback), TS-built modules on the layer fast path when
+   * every layer has a rule, else vmap. 'fast': the same, but a parameter without a rule is an error.
+   * 'vmap': per-sample gradients by vmap(grad) for the whole model.
+   */
   engine?: 'auto' | 'fast' | 'vmap';
+  /** The model returns a tuple/list or dict: which element holds the logits (default: the first, or 'logits'). */
+  output?: number | string;
+  /** Causal language modelling: logits[:, :-1] predict labels[:, 1:] (labels [N, T] as Hugging Face's). */
+  shift?: boolean;
+  /** Sequence targets equal to this are ignored (default -100, Hugging Face's convention). */
+  ignoreIndex?: number;
+  /** exact: refuse (pointing to mc) when the classes exceed this (default 1024): one backward per class. */
+  maxExactClasses?: number;
+  /** TorchScript models: run each batch on libuv's pool ('worker', default) or on the JS thread ('js'). */
+  thread?: 'worker' | 'js';
   /** vmap path: samples per vmap call, or the memory budget that decides it (see perSampleGrads). */
   chunkSize?: number;
   maxBytes?: number;
   /** Only these parameters (default: all trainable). */
   params?: string[];
-  onProgress?: (done: number, total: number | null) => void;
+  /** Called after each batch with { done, total, phase: 'fisher' } (total null when the data's size is unknown). */
+  onProgress?: (p: FisherProgress) => void;
   signal?: AbortSignal;
   /** Data-parallel over the ranks of a c10d process group: each rank sums its share, the sums are all-reduced (lib/distributed). */
   distributed?: boolean | DistributedFisherOptions;
@@ -57,35 +78,58 @@ function abortError(signal: AbortSignal): Error {
 }
 
 /** The Fisher terms of one batch, from the model's (detached) output. */
-function termsFor(variant: FisherVariant, task: Task, out: () => Tensor, y: Tensor, k: number): Term[] {
+function termsFor(variant: FisherVariant, task: Task, out: () => Tensor, y: Tensor, k: number, o: FisherOptions, ignoreIndex: number): Term[] {
   if (variant === 'empirical') return [{ target: y, scale: 1 }];
-  if (variant === 'mc') return mcTerms(task, out(), k);
-  return exactTerms(task, out());
+  if (variant === 'mc') return mcTerms(task, out(), k, y, ignoreIndex);
+  return exactTerms(task, out(), o.maxExactClasses ?? 1024);
 }
 
-export async function fisherDiagonal(model: Module, data: FisherData, o: FisherOptions = {}): Promise<FisherDiagonal> {
+/**
+ * The un-normalised sums Σ g² of every parameter over `data` (Σ over mini-batches of (Σ g)² for
+ * 'batched'), N and the engine used: what fisherDiagonal normalises, and what a distributed run
+ * all-reduces across ranks before normalising.
+ */
+export async function fisherSums(model: Module, data: FisherData, o: FisherOptions = {}): Promise<FisherSums> {
   validate(o);
-  // Required here, not imported above: lib/distributed calls back into this function for each rank's share.
-  if (o.distributed) return (require('../distributed/fisher') as typeof import('../distributed/fisher')).distributedFisher(model, data, o);
-  const variant = o.variant ?? 'empirical', task = o.task ?? 'classification', reduction = o.reduction ?? 'sum';
+  if (o.distributed) throw new OptionError('fisherSums: distributed runs go through fisherDiagonal (it all-reduces these sums)');
+  const variant = o.variant ?? 'empirical', task = o.task ?? 'classification';
   const k = o.samples ?? 1, batchSize = o.batchSize ?? 64;
-  // a tied parameter (one storage under two names) is one parameter, as in Python's named_parameters()
-  const tied = tiedParameters(model);
-  const named = model.namedParameters().filter(([n, t]) => t.requiresGrad && !tied.has(n) && (!o.params || o.params.includes(n)));
-  if (!named.length) throw new Error('fisherDiagonal: the model has no trainable parameters' + (o.params ? ` among ${o.params.join(', ')}` : ''));
-  const device = o.device ?? named[0][1].device;
-  const wrong = named.find(([, t]) => t.device !== device && !(device === 'cuda' && t.device === 'cuda:0'));
-  if (wrong) throw new Error(`fisherDiagonal: device '${device}' requested but parameter '${wrong[0]}' is on ${wrong[1].device}; move the model first (model.to('${device}'))`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new OptionError(`fisherDiagonal: batchSize must be a positive integer, got ${batchSize}`);
+  let unique;
+  try {
+    unique = uniqueParams(model, o.params);
+  } catch (e) {
+    throw new OptionError(`fisherDiagonal: ${(e as Error).message}`);
+  }
+  if (!unique.length) throw new OptionError('fisherDiagonal: the model has no trainable parameters' + (o.params ? ` among ${o.params.join(', ')}` : ''));
+  const device = o.device ?? unique[0].tensor.device;
+  const wrong = unique.find((p) => p.tensor.device !== device && !(device === 'cuda' && p.tensor.device === 'cuda:0'));
+  if (wrong) throw new OptionError(`fisherDiagonal: device '${device}' requested but parameter '${wrong.name}' is on ${wrong.tensor.device}; move the model first (model.to('${device}'))`);
+  if (model instanceof ScriptModule && o.engine !== 'vmap') {
+    const wasTraining = model.training;
+    model.eval();  // dropout off, batch-norm on running stats: per-sample gradients must not mix samples
+    try {
+      return await graphFisherSums(model, data, {
+        variant, task, samples: k, seed: o.seed, batchSize, device, params: o.params, output: o.output, shift: o.shift,
+        ignoreIndex: o.ignoreIndex, maxExactClasses: o.maxExactClasses, allowFallback: o.engine !== 'fast', thread: o.thread,
+        onProgress: o.onProgress, signal: o.signal,
+      });
+    } finally {
+      if (wasTraining) model.train();
+    }
+  }
+  const named: [string, Tensor][] = unique.map((p) => [p.name, p.tensor]);
+  const aliases = new Map(unique.filter((p) => p.aliases.length > 1).map((p) => [p.name, p.aliases.slice(1)]));
+  const seq = { shift: !!o.shift, ignoreIndex: o.ignoreIndex ?? -100 };
 
   // Engine: the fast path needs every parameter in a layer with a rule; 'batched' needs only a backward.
   let plan: FastPlan | null = null;
   let engine = 'backward';
   if (variant !== 'batched') {
-    // per-layer rules would give each use of a tied parameter its own share of the gradient
-    const p = o.engine === 'vmap' ? 'vmap requested' : tied.size ? `tied parameters (${[...tied].map(([a, c]) => `${a} = ${c}`).join(', ')})`
+    const p = o.engine === 'vmap' ? 'vmap requested' : aliases.size ? `parameters shared by several layers (${[...aliases].map(([n, a]) => `${n} = ${a.join(' = ')}`).join('; ')})`
       : planFastPath(model, o.params ? new Set(o.params) : undefined);
     if (typeof p === 'string') {
-      if (o.engine === 'fast') throw new Error(`fisherDiagonal: no fast path for this model: ${p}`);
+      if (o.engine === 'fast') throw new OptionError(`fisherDiagonal: no fast path for this model: ${p}`);
       engine = o.engine === 'vmap' ? 'vmap' : `vmap (${p})`;
     } else { plan = p; engine = 'fast'; }
   }
@@ -105,28 +149,32 @@ export async function fisherDiagonal(model: Module, data: FisherData, o: FisherO
       const b = raw.x.shape[0];
       const step = (): void => tidy(() => {
         const x = raw.x.device === device ? raw.x : raw.x.to(device);
-        const y = raw.y.device === device ? raw.y : raw.y.to(device);
-        checkTargets(task, y, b);
+        const y0 = raw.y.device === device ? raw.y : raw.y.to(device);
+        checkTargets(task, y0, b);
+        const nll = (out: unknown, t: Tensor, w?: Tensor): Tensor => summedNll(task, pickOutput(out, o.output), t, w, seq);
+        const shifted = (raw: unknown): Tensor => { const out = pickOutput(raw, o.output); return seq.shift ? shiftLogits(out) : out; };
+        const y = seq.shift ? shiftLabels(y0) : y0;
         if (variant === 'batched') {
-          const gs = enableGrad(() => autogradGrad(summedNll(task, model.call(x), y), live, { allowUnused: true }));
+          const gs = enableGrad(() => autogradGrad(nll(model.call(x), y0), live, { allowUnused: true }));
           named.forEach(([n], i) => { const g = gs[i]; if (g) acc.get(n)!.add_(g.square()); });
         } else if (plan) {
           enableGrad(() => {
             const rec = hookedForward(plan!, x);
-            for (const t of termsFor(variant, task, () => rec.output, y, k)) {
-              accumulateFast(plan!, rec, summedNll(task, rec.output, t.target, t.weight), t.scale, acc);
+            for (const t of termsFor(variant, task, () => shifted(rec.output), y, k, o, seq.ignoreIndex)) {
+              accumulateFast(plan!, rec, nll(rec.output, unshiftTarget(t.target, seq.shift, seq.ignoreIndex), t.weight), t.scale, acc);
             }
           });
         } else {
-          const terms = termsFor(variant, task, () => noGrad(() => model.call(x)), y, k);
+          const terms = termsFor(variant, task, () => noGrad(() => shifted(model.call(x))), y, k, o, seq.ignoreIndex);
           const weighted = terms.some((t) => t.weight);
-          fn ??= perSampleGradFn(model, (out, t, w) => summedNll(task, out, t, w), weighted);
+          fn ??= perSampleGradFn(model, (out, t, w) => nll(out, t, w), weighted, aliases);
           const chunk = chunkFor(params!, o, b);
           for (const t of terms) {
+            const target = unshiftTarget(t.target, seq.shift, seq.ignoreIndex);
             for (let s = 0; s < b; s += chunk) {
               const len = Math.min(chunk, b - s);
               tidy(() => {
-                const args = [params, x.narrow(0, s, len), t.target.narrow(0, s, len)];
+                const args = [params, x.narrow(0, s, len), target.narrow(0, s, len)];
                 if (weighted) args.push(t.weight!.narrow(0, s, len));
                 const g = fn!(...args);
                 for (const [n, gi] of g) acc.get(n)!.add_(noGrad(() => gi.square().sum(0).mul(t.scale)));
@@ -141,7 +189,7 @@ export async function fisherDiagonal(model: Module, data: FisherData, o: FisherO
         // Some structure only shows in a forward (a layer called twice): the first batch tells, before
         // anything was accumulated or sampled; then the vmap path takes over, unless 'fast' was demanded.
         if (!(e instanceof FastPathUnsupported) || N > 0 || o.engine === 'fast') {
-          throw e instanceof FastPathUnsupported ? new Error(`fisherDiagonal: no fast path for this model: ${e.message}`) : e;
+          throw e instanceof FastPathUnsupported ? new OptionError(`fisherDiagonal: no fast path for this model: ${e.message}`) : e;
         }
         plan = null;
         engine = `vmap (${e.message})`;
@@ -149,15 +197,10 @@ export async function fisherDiagonal(model: Module, data: FisherData, o: FisherO
         step();
       }
       N += b;
-      o.onProgress?.(N, total);
+      o.onProgress?.({ done: N, total, phase: 'fisher' });
       await new Promise((r) => setImmediate(r));
     }
-    if (N === 0) throw new Error('fisherDiagonal: the data held no examples');
-    if (reduction === 'mean') for (const t of acc.values()) t.div_(N);
-    return new FisherDiagonal(acc, {
-      source: 'fisher', variant, task, N, reduction, engine, batchSize,
-      ...(variant === 'mc' ? { samples: k, seed: o.seed } : {}),
-    });
+    return { sums: acc, N, engine, perParameter: Object.fromEntries(named.map(([n]) => [n, engine])) };
   } catch (e) {
     for (const t of acc.values()) t.dispose();
     throw e;
@@ -165,4 +208,26 @@ export async function fisherDiagonal(model: Module, data: FisherData, o: FisherO
     if (params) for (const t of params.values()) t.dispose();
     if (wasTraining) model.train();
   }
+}
+
+/** The diagonal Fisher of `model` over `data` (DESIGN.md's variants), one entry per parameter as named_parameters() names it. */
+export async function fisherDiagonal(model: Module, data: FisherData, o: FisherOptions = {}): Promise<FisherDiagonal> {
+  validate(o);
+  // Required here, not imported above: lib/distributed calls back into this function for each rank's share.
+  if (o.distributed) return (require('../distributed/fisher') as typeof import('../distributed/fisher')).distributedFisher(model, data, o);
+  const reduction = o.reduction ?? 'sum';
+  const r = await fisherSums(model, data, o);
+  if (r.N === 0) {
+    for (const t of r.sums.values()) t.dispose();
+    throw new OptionError('fisherDiagonal: the data held no examples');
+  }
+  if (reduction === 'mean') for (const t of r.sums.values()) t.div_(r.N);
+  const variant = o.variant ?? 'empirical';
+  const perParameter = Object.values(r.perParameter).some((v) => v !== r.engine) ? { engineParams: JSON.stringify(r.perParameter) } : {};
+  return new FisherDiagonal(r.sums, {
+    source: 'fisher', variant, task: o.task ?? 'classification', N: r.N, reduction, engine: r.engine, batchSize: o.batchSize ?? 64,
+    ...perParameter,
+    ...(o.output !== undefined ? { output: o.output } : {}), ...(o.shift ? { shift: true } : {}),
+    ...(variant === 'mc' ? { samples: o.samples ?? 1, seed: o.seed } : {}),
+  });
 }

@@ -9,7 +9,7 @@ import { DTYPE_SIZE } from '../tensor/dtype';
 import { cat, Tensor } from '../tensor/tensor';
 import { keep, tidy } from '../tensor/scope';
 import { summedNll } from './likelihood';
-import { storageAliases } from '../apps/named';
+import { uniqueParams } from './params';
 
 /** A loss of (model output, target) over a batch, summed over samples; or a name. */
 export type LossSpec = 'cross_entropy' | 'mse' | 'nll_gaussian' | ((out: Tensor, target: Tensor) => Tensor);
@@ -42,19 +42,9 @@ export function lossFn(spec: LossSpec | undefined): (out: Tensor, y: Tensor) => 
 // Kept for users who want PyTorch's own ops in their custom losses.
 export { crossEntropy, mseLoss };
 
-/**
- * Names that are another parameter under a second name (tied weights: one storage, as GPT-2's lm_head and
- * embedding): alias -> the first name. Python's named_parameters() lists such a parameter once; its
- * gradient is the sum over every use, so it is differentiated once, through all its names (perSampleGradFn).
- */
-export function tiedParameters(model: Module): Map<string, string> {
-  return storageAliases(new Map(model.namedParameters()));
-}
-
-/** The parameters to differentiate, detached (functorch wraps them itself), in namedParameters order, each tied one once. */
+/** The parameters to differentiate, detached (functorch wraps them itself), in namedParameters order. */
 export function paramsOf(model: Module, only?: string[]): Map<string, Tensor> {
-  const tied = tiedParameters(model);
-  const all = model.namedParameters().filter(([n, t]) => t.requiresGrad && !tied.has(n));
+  const all = model.namedParameters().filter(([, t]) => t.requiresGrad);
   if (only) {
     const names = new Set(all.map(([n]) => n));
     const missing = only.filter((n) => !names.has(n));
@@ -79,12 +69,18 @@ export function chunkFor(params: Map<string, Tensor>, o: { chunkSize?: number; m
  * A function of (params, x_n, t_n[, w_n]) -> s_n for one sample, vmapped over samples: the model sees a
  * batch of one (x_n.unsqueeze(0)), as DESIGN.md says.
  */
-export function perSampleGradFn(model: Module, loss: (out: Tensor, y: Tensor, w?: Tensor) => Tensor, weighted: boolean) {
-  const tied = [...tiedParameters(model)];
-  // a tied parameter's one (wrapped) tensor goes into every name it has, so its gradient sums every use
-  const all = (p: Map<string, Tensor>) => (tied.length ? new Map([...p, ...tied.filter(([, c]) => p.has(c)).map(([a, c]) => [a, p.get(c)!] as [string, Tensor])]) : p);
+export function perSampleGradFn(model: Module, loss: (out: Tensor, y: Tensor, w?: Tensor) => Tensor, weighted: boolean,
+  aliases?: Map<string, string[]>) {
+  // a tied parameter is swapped under every name that reaches it, so each of its uses sees the same
+  // differentiated tensor and the gradient sums over the uses
+  const withAliases = (p: Map<string, Tensor>): Map<string, Tensor> => {
+    if (!aliases?.size) return p;
+    const all = new Map(p);
+    for (const [n, names] of aliases) if (p.has(n)) for (const a of names) all.set(a, p.get(n)!);
+    return all;
+  };
   const f = (p: Map<string, Tensor>, x: Tensor, t: Tensor, w?: Tensor): Tensor =>
-    model.withTensors(all(p), () => loss(model.call(x.unsqueeze(0)), t.unsqueeze(0), w?.unsqueeze(0)));
+    model.withTensors(withAliases(p), () => loss(model.call(x.unsqueeze(0)), t.unsqueeze(0), w?.unsqueeze(0)));
   return vmap(grad(f), { inDims: weighted ? [null, 0, 0, 0] : [null, 0, 0] });
 }
 
@@ -96,10 +92,11 @@ export function perSampleGradFn(model: Module, loss: (out: Tensor, y: Tensor, w?
 export function perSampleGrads(model: Module, inputs: Tensor, targets: Tensor, o: PerSampleOptions = {}): Map<string, Tensor> {
   const n = inputs.shape[0];
   if (targets.shape[0] !== n) throw new Error(`perSampleGrads: ${n} inputs but ${targets.shape[0]} targets`);
-  const params = paramsOf(model, o.params);
+  const unique = uniqueParams(model, o.params);
+  const params = paramsOf(model, unique.map((p) => p.name));
   const loss = lossFn(o.loss);
   const chunk = chunkFor(params, o, n);
-  const fn = perSampleGradFn(model, loss, false);
+  const fn = perSampleGradFn(model, loss, false, new Map(unique.filter((p) => p.aliases.length > 1).map((p) => [p.name, p.aliases.slice(1)])));
   try {
     const parts: Map<string, Tensor>[] = [];
     for (let s = 0; s < n; s += chunk) {

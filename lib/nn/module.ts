@@ -73,10 +73,22 @@ export abstract class Module {
     return out;
   }
   namedChildren(): [string, Module][] { return [...this._modules]; }
+  /**
+   * Whether this module keeps its parameters outside the maps (a TorchScript module: libtorch owns them);
+   * a parent then asks it for its namedParameters / namedBuffers / withTensors under its prefix.
+   */
+  get ownsTensors(): boolean {
+    return this.namedParameters !== Module.prototype.namedParameters;
+  }
+
   namedParameters(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     const seen = new Set<Tensor>();
     for (const [mp, m] of this.namedModules()) {
+      if (m !== this && m.ownsTensors) {
+        for (const [n, t] of m.namedParameters()) if (!seen.has(t)) { seen.add(t); out.push([`${mp}.${n}`, t]); }
+        continue;
+      }
       for (const [n, t] of m._parameters) {
         if (t && !seen.has(t)) { seen.add(t); out.push([mp ? `${mp}.${n}` : n, t]); }
       }
@@ -87,6 +99,10 @@ export abstract class Module {
   namedBuffers(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [mp, m] of this.namedModules()) {
+      if (m !== this && m.ownsTensors) {
+        for (const [n, t] of m.namedBuffers()) out.push([`${mp}.${n}`, t]);
+        continue;
+      }
       for (const [n, t] of m._buffers) if (t) out.push([mp ? `${mp}.${n}` : n, t]);
     }
     return out;
@@ -173,9 +189,32 @@ export abstract class Module {
    * fn, then restores the originals, also on error: torch.func.functional_call.
    */
   withTensors<T>(values: Map<string, Tensor>, fn: () => T): T {
+    // names under a module that owns its tensors (a nested TorchScript module) are swapped by that module
+    const delegated = new Map<Module, [string, Map<string, Tensor>]>();
+    const direct = new Map<string, Tensor>();
+    for (const [name, t] of values) {
+      const parts = name.split('.');
+      let m: Module = this;
+      let i = 0;
+      for (; i < parts.length - 1; i++) {
+        const c = m._modules.get(parts[i]);
+        if (!c) break;
+        m = c;
+        if (m.ownsTensors) break;
+      }
+      if (m !== this && m.ownsTensors && i < parts.length - 1) {
+        const entry = delegated.get(m) ?? [parts.slice(0, i + 1).join('.'), new Map<string, Tensor>()];
+        entry[1].set(parts.slice(i + 1).join('.'), t);
+        delegated.set(m, entry);
+      } else direct.set(name, t);
+    }
+    if (delegated.size) {
+      const run = [...delegated].reduce<() => T>((inner, [m, [, vals]]) => () => m.withTensors(vals, inner), () => this.withTensors(direct, fn));
+      return run();
+    }
     const saved: [Map<string, Tensor | null>, string, Tensor | null][] = [];
     try {
-      for (const [name, t] of values) {
+      for (const [name, t] of direct) {
         const dot = name.lastIndexOf('.');
         const owner = dot < 0 ? this : this.getSubmodule(name.slice(0, dot));
         const leaf = name.slice(dot + 1);

@@ -5,6 +5,7 @@
 
 namespace sq {
 void initDistributed(Napi::Env env, Napi::Object exports);  // native/distributed (c10d)
+namespace fisher { void initFisher(Napi::Env env, Napi::Object exports); }
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initTensor(env, exports);
   initFile(env, exports);
@@ -15,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initDevice(env, exports);
   initLive(env, exports);
   initDistributed(env, exports);
+  fisher::initFisher(env, exports);
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   return exports;
 }

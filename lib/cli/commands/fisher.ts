@@ -35,6 +35,7 @@ interface FisherCli {
   model: string; data: string; variant: FisherVariant; samples?: string; reduction: Reduction; device?: string;
   task?: string; batchSize: string; seed?: string; engine: string; out: string; overwrite?: boolean; json?: boolean;
   nprocPerNode?: string; distributed?: boolean; backend: 'gloo' | 'nccl'; timeoutMs: string;
+  output?: string; shift?: boolean;
 }
 
 /** x and y from a safetensors or torch.save file, named in errors. */
@@ -49,6 +50,12 @@ export function readXY(file: string): { x: Tensor; y: Tensor } {
   for (const [k, t] of all) if (t !== x && t !== y) t.dispose();
   if (x.shape[0] !== y.shape[0]) throw new Error(`${file}: x has ${x.shape[0]} rows but y has ${y.shape[0]}`);
   return { x, y };
+}
+
+/** --output: an index (digits) or a dict key. */
+function outputOption(v: string | undefined): number | string | undefined {
+  if (v === undefined) return undefined;
+  return /^\d+$/.test(v) ? Number(v) : v;
 }
 
 export function loadScripted(file: string, device: string): ScriptModule {
@@ -74,6 +81,8 @@ export function registerFisher(program: Command): void {
     .option('--batch-size <n>', 'examples per pass (batched: the mini-batch whose gradient is squared)', '64')
     .option('--seed <n>', 'mc: random seed')
     .option('--engine <e>', 'auto | fast | vmap', 'auto')
+    .option('--output <i|key>', 'the model returns a tuple/list or dict: the index or key of the logits (default: first, or logits)')
+    .option('--shift', 'causal LM: logits[:, :-1] predict labels[:, 1:] (y holds the input ids / labels [N, T], -100 ignored)')
     .requiredOption('--out <file>', 'output .safetensors (metadata in __metadata__)')
     .option('--overwrite', 'replace OUT if it exists')
     .option('--json', 'print a JSON summary')
@@ -102,8 +111,9 @@ export function registerFisher(program: Command): void {
           variant: o.variant, task: task as any, reduction: o.reduction, device,
           samples: intOption(o.samples!, '--samples'), batchSize: intOption(o.batchSize, '--batch-size'),
           seed: o.seed !== undefined ? intOption(o.seed, '--seed') : undefined, engine: o.engine as any,
-          onProgress: (n, total) => bar.update(n, total ?? n, 'examples'), signal: ac.signal,
           ...(o.distributed ? { distributed: { backend: o.backend, timeoutMs: intOption(o.timeoutMs, '--timeout-ms') } } : {}),
+          onProgress: (p) => bar.update(p.done, p.total ?? p.done, 'examples'), signal: ac.signal,
+          output: outputOption(o.output), shift: !!o.shift,
         });
         bar.stop();
         F.meta.model = o.model;

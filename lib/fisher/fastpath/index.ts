@@ -30,9 +30,19 @@ export function planFastPath(model: Module, only?: Set<string>): FastPlan | stri
   }
   const layers: FastLayer[] = [];
   const covered = new Set<string>();
+  const owner = new Map<Tensor, string>();
   for (const [prefix, m] of view.namedModules()) {
+    if (m !== view && m.ownsTensors) return `'${prefix}' is a ${m.typeName} inside a TS module: its layers cannot be hooked`;
     const own = [...m._parameters].filter(([n, t]) => t && t.requiresGrad && (!only || only.has(prefix ? `${prefix}.${n}` : n)));
     if (!own.length) continue;
+    // a tensor held by two layers is one parameter with two uses: Σ_n(g_{n,1} + g_{n,2})², which the
+    // per-layer rules do not form
+    for (const [n, t] of own) {
+      const name = prefix ? `${prefix}.${n}` : n;
+      const first = owner.get(t!);
+      if (first) return `parameter '${first}' is shared with '${name}'`;
+      owner.set(t!, name);
+    }
     const info = describe(m);
     if (typeof info === 'string') return `layer '${prefix}': ${info}`;
     info.params = info.params.filter((p) => own.some(([n]) => n === p));

@@ -13,7 +13,7 @@ const sq = require('../../../dist');
   try {
     await sq.fisherDiagonal(cnn, data, {
       variant: 'empirical', batchSize: 8, distributed: { out },
-      onProgress: (n) => { if (g.rank === g.worldSize - 1 && n >= 16) process.kill(process.pid, 'SIGKILL'); },
+      onProgress: (p) => { if (g.rank === g.worldSize - 1 && p.done >= 16) process.kill(process.pid, 'SIGKILL'); },
     });
     console.log('RESULT ' + JSON.stringify({ rank: g.rank, error: null }));
   } catch (e) {

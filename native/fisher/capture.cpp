@@ -1,0 +1,202 @@
+// The graph rewrite behind the fast path: inline the module's forward graph, follow prim::GetAttr chains
+// from `self` to name each parameter read, find every use of every parameter, and for each use a rule
+// can handle, add the use's inputs and output as extra graph outputs. One interpreter run then yields
+// the model output and everything the rules need; one backward to those outputs yields every δ.
+// A parameter with a use no rule handles (an unsupported op, a use inside an `if`/loop body) takes the
+// per-parameter fallback; the plan records why. Tied parameters (one tensor under several names) are one
+// entry, named as named_parameters() names it first, with the uses of all its names.
+#include "fisher/engine.h"
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/ir/alias_analysis.h>
+#include <torch/csrc/jit/passes/inliner.h>
+#include <unordered_map>
+
+namespace sq::fisher {
+using torch::jit::Node;
+using torch::jit::Value;
+
+namespace {
+
+bool sameTensor(const at::Tensor& a, const at::Tensor& b) {
+  if (a.unsafeGetTensorImpl() == b.unsafeGetTensorImpl()) return true;
+  return a.has_storage() && b.has_storage() && a.storage().is_alias_of(b.storage()) && a.storage_offset() == b.storage_offset() &&
+         a.sizes().equals(b.sizes()) && a.strides().equals(b.strides()) && a.scalar_type() == b.scalar_type();
+}
+
+at::Tensor attrTensor(torch::jit::Module m, const std::string& dotted) {
+  size_t start = 0, dot;
+  while ((dot = dotted.find('.', start)) != std::string::npos) {
+    m = m.attr(dotted.substr(start, dot - start)).toModule();
+    start = dot + 1;
+  }
+  return m.attr(dotted.substr(start)).toTensor();
+}
+
+void eachNode(torch::jit::Block* b, const std::function<void(Node*)>& f) {
+  for (Node* n : b->nodes()) {
+    f(n);
+    for (auto* sub : n->blocks()) eachNode(sub, f);
+  }
+}
+
+bool isReshape(const Node* n) {
+  static const std::set<std::string> k{"aten::view", "aten::reshape", "aten::flatten", "aten::contiguous", "aten::_unsafe_view"};
+  return k.count(n->kind().toQualString()) > 0;
+}
+
+}  // namespace
+
+std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<std::string>& only) {
+  auto plan = std::make_unique<Plan>();
+  plan->module = m;
+  // ---- parameters: one entry per tensor, in named_parameters order, tied names as aliases ----
+  std::vector<Param> all;
+  for (const auto& np : m.named_parameters(true)) {
+    if (!np.value.requires_grad()) continue;
+    auto it = std::find_if(all.begin(), all.end(), [&](const Param& p) { return sameTensor(p.tensor, np.value); });
+    if (it != all.end()) {
+      it->aliases.push_back(np.name);
+      if (std::none_of(it->leaves.begin(), it->leaves.end(), [&](const at::Tensor& l) { return l.unsafeGetTensorImpl() == np.value.unsafeGetTensorImpl(); })) {
+        it->leaves.push_back(np.value);
+      }
+      continue;
+    }
+    Param p;
+    p.name = np.name;
+    p.aliases = {np.name};
+    p.tensor = np.value;
+    p.leaves = {np.value};
+    all.push_back(std::move(p));
+  }
+  if (!only.empty()) {
+    std::vector<std::string> missing;
+    for (const auto& n : only) {
+      if (std::none_of(all.begin(), all.end(), [&](const Param& p) { return p.name == n; })) missing.push_back(n);
+    }
+    if (!missing.empty()) throw std::invalid_argument("[OptionError] the model has no trainable parameter(s) " + c10::Join(", ", missing));
+  }
+  for (auto& p : all) {
+    if (only.empty() || std::find(only.begin(), only.end(), p.name) != only.end()) plan->params.push_back(std::move(p));
+  }
+  std::unordered_map<std::string, size_t> byName;
+  for (size_t i = 0; i < plan->params.size(); i++) {
+    auto& p = plan->params[i];
+    for (const auto& a : p.aliases) byName[a] = i;
+    // attributes may hold distinct tensor objects for one tied parameter: differentiate through each
+    for (const auto& a : p.aliases) {
+      auto t = attrTensor(m, a);
+      if (std::none_of(p.leaves.begin(), p.leaves.end(), [&](const at::Tensor& l) { return l.unsafeGetTensorImpl() == t.unsafeGetTensorImpl(); })) {
+        p.leaves.push_back(t);
+      }
+    }
+    p.acc = at::zeros_like(p.tensor.detach(), at::MemoryFormat::Contiguous);
+  }
+
+  // ---- the inlined forward graph and where each parameter is read ----
+  auto method = m.find_method("forward");
+  if (!method) throw std::invalid_argument("[OptionError] the TorchScript model has no forward method");
+  auto g = torch::jit::toGraphFunction(method->function()).graph()->copy();
+  torch::jit::Inline(*g);
+  plan->nOutputs = g->outputs().size();
+  std::unordered_map<Value*, std::string> path;
+  path[g->inputs()[0]] = "";
+  std::vector<std::pair<Value*, size_t>> reads;
+  eachNode(g->block(), [&](Node* n) {
+    if (n->kind() != c10::prim::GetAttr) return;
+    auto base = path.find(n->input(0));
+    if (base == path.end()) return;
+    std::string p = base->second.empty() ? n->s(c10::attr::name) : base->second + "." + n->s(c10::attr::name);
+    path[n->output()] = p;
+    auto it = byName.find(p);
+    if (it != byName.end()) reads.emplace_back(n->output(), it->second);
+  });
+
+  // ---- every use of every read: a rule and a role, or the reason for the fallback ----
+  std::map<Node*, size_t> useOf;
+  std::vector<Node*> useNodes;
+  std::vector<std::vector<std::pair<Node*, std::string>>> pending(plan->params.size());
+  for (auto& [v, pi] : reads) {
+    auto& p = plan->params[pi];
+    for (const auto& u : v->uses()) {
+      Node* n = u.user;
+      std::string kind = n->kind().toQualString();
+      std::string why;
+      const Rule* rule = nullptr;
+      if (n->owningBlock() != g->block()) {
+        why = "used inside control flow (" + std::string(n->owningBlock()->owningNode()->kind().toQualString()) + " body, as input of " + kind + ")";
+      } else if (auto r = registry().find(kind); r == registry().end()) {
+        why = "used by " + kind + ", which has no fast-path rule";
+      } else {
+        rule = r->second;
+      }
+      const char* role = rule ? rule->role(n, u.offset) : nullptr;
+      if (rule && !role) why = "used as input " + std::to_string(u.offset) + " of " + kind + ", which no rule covers";
+      if (rule && role && n->outputs().size() != 1) why = "used by " + kind + " with several outputs";
+      if (!why.empty()) {
+        if (!p.fallback) { p.fallback = true; p.why = why; }
+        continue;
+      }
+      pending[pi].emplace_back(n, role);
+    }
+  }
+  for (size_t pi = 0; pi < plan->params.size(); pi++) {
+    auto& p = plan->params[pi];
+    if (!p.fallback && pending[pi].empty()) { p.fallback = true; p.why = "no use found in the forward graph"; }
+    if (p.fallback) continue;
+    for (auto& [n, role] : pending[pi]) {
+      auto it = useOf.find(n);
+      if (it == useOf.end()) {
+        it = useOf.emplace(n, useNodes.size()).first;
+        useNodes.push_back(n);
+      }
+      p.uses.emplace_back(it->second, role);
+    }
+  }
+
+  // ---- capture: each use's inputs and output become graph outputs ----
+  torch::jit::AliasDb aliases(g);
+  std::vector<std::pair<bool, bool>> written;  // (output written in place later, activation written in place)
+  for (Node* n : useNodes) {
+    const Rule* rule = registry().at(n->kind().toQualString());
+    int act = rule->activation();
+    written.emplace_back(aliases.hasWriters(n->output()), act >= 0 && aliases.hasWriters(n->input(act)));
+  }
+  for (size_t i = 0; i < useNodes.size(); i++) {
+    Node* n = useNodes[i];
+    Use use;
+    use.kind = n->kind().toQualString();
+    use.rule = registry().at(use.kind);
+    int act = use.rule->activation();
+    Value* y = n->output();
+    if (written[i].first) {
+      // an in-place op (e.g. ReLU(inplace=True)) later rewrites this output: the rest of the graph gets a
+      // copy, so ∂loss/∂y stays the gradient at this op's output
+      torch::jit::WithInsertPoint ip(n->next());
+      Value* copy = g->insert(c10::aten::clone, {y});
+      y->replaceAllUsesAfterNodeWith(copy->node(), copy);
+    }
+    Value* a = act >= 0 ? n->input(act) : nullptr;
+    Value* aCaptured = a;
+    if (a && written[i].second) {
+      torch::jit::WithInsertPoint ip(n);
+      aCaptured = g->insert(c10::aten::clone, {a});
+    }
+    for (size_t k = 0; k < n->inputs().size(); k++) {
+      Value* v = (static_cast<int>(k) == act) ? aCaptured : n->input(k);
+      use.inSlots.push_back(g->registerOutput(v));
+    }
+    use.outSlot = g->registerOutput(y);
+    if (a) {
+      Value* s = a;
+      while (isReshape(s->node())) s = s->node()->input(0);
+      if (s != a) use.sourceSlot = static_cast<int64_t>(g->registerOutput(s));
+    }
+    use.inSlots.shrink_to_fit();
+    plan->uses.push_back(std::move(use));
+  }
+  plan->graph = g;
+  plan->code = std::make_unique<torch::jit::Code>(g, "squisher_fisher_forward");
+  return plan;
+}
+
+}  // namespace sq::fisher

@@ -1,0 +1,77 @@
+// The graph-level Fisher engine for TorchScript models: the forward graph, inlined and rewritten so one
+// interpreter run also returns every parameter use's inputs and output (capture.cpp); the likelihood terms
+// of each variant (loss.cpp); one batch's forward, backward and accumulation (step.cpp); the N-API
+// binding that runs a batch on libuv's pool (binding.cpp).
+#pragma once
+#include "fisher/rule.h"
+#include <torch/csrc/jit/runtime/interpreter.h>
+#include <atomic>
+#include <memory>
+
+namespace sq::fisher {
+
+// One trainable parameter as named_parameters() names it (first name; tied copies are aliases).
+struct Param {
+  std::string name;
+  std::vector<std::string> aliases;  // every dotted name reaching the same tensor (name first)
+  at::Tensor tensor;                 // the module's live tensor (a leaf that requires grad)
+  std::vector<at::Tensor> leaves;    // distinct tensor objects holding it (tied attributes may be two)
+  std::vector<std::pair<size_t, std::string>> uses;  // (use index, role)
+  bool fallback = false;
+  std::string why;                   // why it takes the fallback (empty on the fast path)
+  at::Tensor acc;                    // Σ of squared per-sample gradients so far
+};
+
+// One node of the rewritten graph that uses at least one parameter on the fast path.
+struct Use {
+  std::string kind;
+  const Rule* rule = nullptr;
+  std::vector<size_t> inSlots;  // stack positions (after the run) of the node's inputs
+  size_t outSlot = 0;           // stack position of the node's output (δ is taken w.r.t. it)
+  int64_t sourceSlot = -1;      // stack position of the activation's reshape source, if any
+};
+
+struct Plan {
+  torch::jit::Module module;
+  std::shared_ptr<torch::jit::Graph> graph;
+  std::unique_ptr<torch::jit::Code> code;
+  size_t nOutputs = 1;  // the forward's own outputs come first on the stack
+  std::vector<Param> params;
+  std::vector<Use> uses;
+  std::atomic<bool> busy{false};
+};
+
+// Builds the plan: `only` restricts to these parameter names (empty: all trainable).
+std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<std::string>& only);
+
+// What one batch computes.
+struct StepOptions {
+  std::string variant = "empirical";  // empirical | mc | exact | batched
+  std::string task = "classification";
+  int64_t samples = 1;                // mc
+  c10::IValue output;                 // None: the output itself / first element / 'logits'; int or string
+  bool shift = false;                 // causal LM: logits[:, :-1] predict labels[:, 1:]
+  int64_t ignoreIndex = -100;
+  int64_t maxExactClasses = 1024;
+  bool allowFallback = true;
+};
+
+// Runs one batch and adds to every parameter's acc; returns the batch size.
+int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& y, const StepOptions& o);
+
+// ---- loss.cpp ----
+// The model's output tensor picked from a tensor / tuple / list / dict result (named errors otherwise).
+at::Tensor selectOutput(const c10::IValue& out, const c10::IValue& which);
+struct Term {
+  at::Tensor target;
+  at::Tensor weight;  // per-sample weight (exact: √p), or undefined
+  double scale = 1;
+};
+// The terms of a variant over logits z (detached values are used for sampling and weights).
+std::vector<Term> termsFor(const StepOptions& o, const at::Tensor& z, const at::Tensor& y);
+// Per-sample negative log-likelihoods [N] (with graph): sequences sum over positions, ignoring ignoreIndex.
+at::Tensor perSampleNll(const StepOptions& o, const at::Tensor& z, const at::Tensor& target, const at::Tensor& weight);
+// Checks targets against the task and the output before any work; throws std::invalid_argument.
+void checkTargets(const StepOptions& o, const at::Tensor& z, const at::Tensor& y);
+
+}  // namespace sq::fisher

@@ -1,0 +1,118 @@
+// The Fisher engine on models users actually have (scripts/fixtures/real_models.py): a traced residual
+// CNN and timm resnet18, traced Hugging Face BERT (dict output) and GPT-2 (tuple output, tied
+// lm_head/wte, causal shift, -100 labels), the tied-Linear Sequential, a scripted `if` and loop, F.linear
+// with parameters, unsupported ops beside supported layers. Every variant, both engines, against float64
+// torch.func references; one entry per parameter named as named_parameters() names it; meta.engine says
+// which parameters took the fallback and why; bad input is a typed error.
+import { fisherDiagonal, Module, ScriptModule, Tensor } from '../../lib';
+import { OptionError, ShapeError } from '../../lib/errors';
+import { loadSafetensors } from '../../lib/io';
+import { fixture, fixtureJson } from '../helpers/oracle';
+
+const meta = fixtureJson('real_models.json');
+type Case = { params: string[]; checked: string[]; output: number | string | null; shift: boolean; variants: string[] };
+const cases: Record<string, Case> = meta.cases;
+
+function load(name: string): { m: ScriptModule; d: { x: Tensor; y: Tensor }; ref: Map<string, Tensor> } {
+  const m = ScriptModule.load(fixture(`real_${name}.jit.pt`));
+  const d = loadSafetensors(fixture(`real_${name}_data.safetensors`));
+  return { m, d: { x: d.get('x')!, y: d.get('y')! }, ref: loadSafetensors(fixture(`real_${name}_ref.safetensors`)) };
+}
+
+/**
+ * The worst per-parameter ‖got − ref‖ / ‖ref‖. A parameter whose true Fisher is zero (BERT's attention key
+ * bias: softmax ignores a shift of all scores) is measured against 1e-6 of the largest reference instead,
+ * since float32 leaves ~1e-9 of noise where float64 leaves ~1e-20.
+ */
+function worst(F: Map<string, Tensor>, ref: Map<string, Tensor>, variant: string, names: string[]): [number, string] {
+  const norms = names.map((k) => ref.get(`${variant}/${k}`)!.norm().item());
+  const floor = 1e-6 * Math.max(...norms);
+  let w: [number, string] = [0, ''];
+  names.forEach((k, i) => {
+    const e = F.get(k)!.to('float64').sub(ref.get(`${variant}/${k}`)!).norm().item() / Math.max(norms[i], floor);
+    if (e > w[0]) w = [e, k];
+  });
+  return w;
+}
+
+const runs = Object.entries(cases).flatMap(([name, c]) => c.variants.flatMap((v) =>
+  (name === 'resnet18' ? ['auto'] : ['auto', 'vmap']).map((e): [string, string, string] => [name, v, e])));
+
+describe('every variant, both engines, against torch.func (float64)', () => {
+  const loaded = new Map<string, ReturnType<typeof load>>();
+  const get = (name: string) => { if (!loaded.has(name)) loaded.set(name, load(name)); return loaded.get(name)!; };
+  test.each(runs)('%s %s (%s engine): one entry per parameter, rel. err <= 1e-4', async (name, variant, engine) => {
+    const c = cases[name];
+    const { m, d, ref } = get(name);
+    const F = await fisherDiagonal(m, d, {
+      variant: variant as any, engine: engine as any, batchSize: meta.batch, samples: meta.k, seed: meta.seed,
+      output: c.output ?? undefined, shift: c.shift,
+    });
+    expect([...F.keys()]).toEqual(c.params);
+    const [err, where] = worst(F, ref, variant, c.checked);
+    expect({ err: err < 1e-4 ? 'ok' : err, where }).toEqual({ err: 'ok', where });
+    if (engine === 'auto' && variant !== 'batched') expect(F.meta.engine).toMatch(/^graph/);
+    F.dispose();
+  });
+});
+
+function perParameter(name: string, o: object = {}): Promise<Record<string, string>> {
+  const { m, d } = load(name);
+  const c = cases[name];
+  return fisherDiagonal(m, d, { output: c.output ?? undefined, shift: c.shift, ...o }).then((F) => JSON.parse(String(F.meta.engineParams)));
+}
+
+test('tied weights: one entry, both uses on the fast path (the issue: 8 keys, 0.85 rel. error)', async () => {
+  const p = await perParameter('tied');
+  expect(Object.keys(p)).toEqual(['0.weight', '0.bias', '2.weight', '2.bias', '6.weight', '6.bias']);
+  expect(p['2.weight']).toBe('fast (aten::linear ×2)');
+  const g = await perParameter('gpt2');
+  expect(g['m.transformer.wte.weight']).toBe('fast (aten::linear, aten::embedding)');
+  expect(Object.keys(g)).not.toContain('m.lm_head.weight');
+});
+
+test('meta lists which parameters took the per-parameter fallback and why; the rest stay fast', async () => {
+  const c = await perParameter('control');
+  expect(c['gate.weight']).toMatch(/^fallback: used inside control flow \(prim::Loop body/);
+  expect(c['branch.bias']).toMatch(/^fallback: used inside control flow \(prim::If body/);
+  expect(c['blocks.1.weight']).toBe('fast (aten::linear)');
+  const u = await perParameter('unsupported');
+  expect(u).toMatchObject({ scale: 'fallback: used by aten::mul, which has no fast-path rule', 'act.weight': 'fallback: used by aten::prelu, which has no fast-path rule', 'l1.weight': 'fast (aten::linear)' });
+  const g = await perParameter('gpt2');
+  expect(g['m.transformer.wpe.weight']).toMatch(/^fallback: embedding indices has shape \[1, 10\]/);  // positions broadcast over the batch
+  expect(g['m.transformer.h.0.attn.c_attn.weight']).toBe('fast (aten::addmm)');  // Conv1D: addmm on x.view(-1, nx)
+  for (const name of ['rescnn', 'resnet18']) {
+    const r = await perParameter(name, { variant: 'empirical' });
+    expect(Object.entries(r).filter(([, v]) => !v.startsWith('fast'))).toEqual([]);
+  }
+  const b = await perParameter('bert');
+  expect(Object.entries(b).filter(([, v]) => !v.startsWith('fast')).map(([k]) => k)).toEqual(['m.bert.embeddings.position_embeddings.weight']);
+});
+
+test('bad input: typed errors naming the problem', async () => {
+  const g = load('gpt2'), b = load('bert'), u = load('unsupported');
+  await expect(fisherDiagonal(g.m, g.d, { output: 5, shift: true })).rejects.toThrow(new OptionError('fisherDiagonal: output 5 does not exist: the model returns a tuple of 2'));
+  await expect(fisherDiagonal(b.m, b.d, { output: 'scores' })).rejects.toThrow(/output 'scores' does not exist: the model returns a dict with keys 'logits'/);
+  await expect(fisherDiagonal(g.m, { x: g.d.x, y: g.d.y.select(1, 0) }, { shift: true })).rejects.toThrow(ShapeError);
+  await expect(fisherDiagonal(g.m, { x: g.d.x, y: g.d.y.narrow(1, 0, 4) })).rejects.toThrow(/sequence logits \[N, T, C\] with targets \[N, T\]/);
+  await expect(fisherDiagonal(g.m, g.d, { variant: 'exact', shift: true })).rejects.toThrow(/exact Fisher of sequence logits .* use variant 'mc'/);
+  await expect(fisherDiagonal(b.m, b.d, { variant: 'exact', maxExactClasses: 2 })).rejects.toThrow(/C = 3 > maxExactClasses = 2; use variant 'mc'/);
+  await expect(fisherDiagonal(b.m, b.d, { shift: true })).rejects.toThrow(/shift \(causal LM\) needs logits \[N, T, C\]/);
+  await expect(fisherDiagonal(u.m, u.d, { engine: 'fast' })).rejects.toThrow(/no fast path for parameter 'scale': used by aten::mul/);
+  await expect(fisherDiagonal(u.m, u.d, { params: ['nope'] })).rejects.toThrow(/no trainable parameter\(s\) nope/);
+});
+
+test('a ScriptModule inside a TS module counts its parameters (and its Fisher is the scripted one)', async () => {
+  class Outer extends Module {
+    inner = this.registerModule('inner', ScriptModule.load(fixture('real_flinear.jit.pt')));
+    forward(x: Tensor): Tensor { return this.inner.call(x); }
+  }
+  const outer = new Outer();
+  expect(outer.namedParameters().map(([n]) => n)).toEqual(['inner.w1', 'inner.b1', 'inner.w2']);
+  const { d, ref } = load('flinear');
+  const F = await fisherDiagonal(outer, d, { batchSize: meta.batch });
+  expect([...F.keys()]).toEqual(['inner.w1', 'inner.b1', 'inner.w2']);
+  expect(F.meta.engine).toMatch(/^vmap \('inner' is a FunctionalLinear inside a TS module: its layers cannot be hooked\)/);
+  const renamed = new Map([...F].map(([k, t]) => [k.slice('inner.'.length), t]));
+  expect(worst(renamed, ref, 'empirical', ['w1', 'b1', 'w2'])[0]).toBeLessThan(1e-4);
+});
