@@ -65,15 +65,58 @@ function show(root: unknown): string {
   return s.length > MAX_CHARS ? `${s.slice(0, MAX_CHARS)}...` : s;
 }
 
+/** A value as plain JSON data, with the same bounds as show(): Maps become objects (non-string keys as their
+ *  rendering), Sets arrays, bytes `{ bytes: n }`, bigints strings; deep, long or cyclic parts are cut. */
+function jsonValue(root: unknown): unknown {
+  const seen = new Set<object>();
+  let budget = 4 * MAX_ITEMS;
+  const go = (v: unknown, depth: number): unknown => {
+    if (--budget < 0) return '...';
+    if (typeof v === 'bigint') return v.toString();
+    if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+    if (v === null || typeof v !== 'object') return v === undefined ? null : v;
+    if (Buffer.isBuffer(v)) return { bytes: v.length };
+    if (seen.has(v)) return '<cycle>';
+    if (depth >= MAX_DEPTH) return '...';
+    seen.add(v);
+    try {
+      if (v instanceof Map) {
+        const o: Record<string, unknown> = {};
+        for (const [k, x] of [...v].slice(0, MAX_ITEMS)) o[typeof k === 'string' ? k : show(k)] = go(x, depth + 1);
+        if (v.size > MAX_ITEMS) o['...'] = `${v.size - MAX_ITEMS} more`;
+        return o;
+      }
+      if (Array.isArray(v) || v instanceof Set) {
+        const all = [...(v as Iterable<unknown>)];
+        const out = all.slice(0, MAX_ITEMS).map((x) => go(x, depth + 1));
+        if (all.length > MAX_ITEMS) out.push(`... ${all.length - MAX_ITEMS} more`);
+        return out;
+      }
+      return show(v);
+    } finally {
+      seen.delete(v);
+    }
+  };
+  return go(root, 0);
+}
+
 export function registerInspect(program: Command): void {
   allowGlobalOption(program
     .command('inspect <file>'))
     .description('list every tensor (dotted name, dtype, shape, storage size), the other values and optimizer hyperparameters')
-    .option('--json', 'machine-readable: [{"name","dtype","shape"}...] with PyTorch dtype names')
+    .option('--json', 'machine-readable, on stdout: {file, format, totalStorageBytes, tensors: [{name, dtype, shape, nbytes, storageBytes, ...}], values, hyperparameters, objects, metadata}')
     .action((file: string, o: { json?: boolean; allowGlobal?: string[] }) => {
       const r = inspect(file, { allowGlobals: o.allowGlobal });
       if (o.json) {
-        console.log(safeJson(r.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }))));
+        // Every field the text output shows (README: names, dtypes, shapes, storage sizes, values, hyperparameters).
+        console.log(safeJson({
+          file: r.file, format: r.format, totalStorageBytes: r.totalStorageBytes,
+          tensors: r.tensors,
+          values: r.values.map((v) => ({ name: v.name, value: jsonValue(v.value) })),
+          hyperparameters: r.hyperparameters.map((h) => ({ name: h.name, group: jsonValue(new Map(Object.entries(h.group))) })),
+          ...(r.objects?.length ? { objects: r.objects.map((x) => ({ name: x.name, cls: String(x.cls) })) } : {}),
+          ...(r.metadata ? { metadata: r.metadata } : {}),
+        }));
         return;
       }
       console.log(`${safeText(file)}: ${r.format}, ${r.tensors.length} tensors, ${fmtBytes(r.totalStorageBytes)} of storage`);

@@ -71,5 +71,5 @@ test('names and strings with terminal escapes are printed escaped, never raw', a
   }
   // --json stays valid JSON with the exact names.
   const j = JSON.parse((await runCli('inspect', '--json', f)).out);
-  expect(j.map((t: { name: string }) => t.name)).toEqual(evil);
+  expect(j.tensors.map((t: { name: string }) => t.name)).toEqual(evil);
 });
