@@ -1,7 +1,8 @@
 // The Fisher engine on models users actually have (scripts/fixtures/real_models.py): a traced residual
 // CNN and timm resnet18, traced Hugging Face BERT (dict output) and GPT-2 (tuple output, tied
 // lm_head/wte, causal shift, -100 labels), the tied-Linear Sequential, a scripted `if` and loop, F.linear
-// with parameters, unsupported ops beside supported layers. Every variant, both engines, against float64
+// with parameters, unsupported ops beside supported layers, Conv1d/GroupNorm/BatchNorm1d/x @ W/mm, strided
+// grouped and dilated Conv2d with an in-place ReLU on a captured output. Every variant, both engines, against float64
 // torch.func references; one entry per parameter named as named_parameters() names it; meta.engine says
 // which parameters took the fallback and why; bad input is a typed error.
 import { fisherDiagonal, Module, ScriptModule, Tensor } from '../../lib';
@@ -81,7 +82,11 @@ test('meta lists which parameters took the per-parameter fallback and why; the r
   const g = await perParameter('gpt2');
   expect(g['m.transformer.wpe.weight']).toMatch(/^fallback: embedding indices has shape \[1, 10\]/);  // positions broadcast over the batch
   expect(g['m.transformer.h.0.attn.c_attn.weight']).toBe('fast (aten::addmm)');  // Conv1D: addmm on x.view(-1, nx)
-  for (const name of ['rescnn', 'resnet18']) {
+  expect(await perParameter('misc')).toMatchObject({
+    'c1.weight': 'fast (aten::conv1d)', 'gn.weight': 'fast (aten::group_norm)', 'bn.bias': 'fast (aten::batch_norm)',
+    W: 'fast (aten::matmul)', 'ln.weight': 'fast (aten::layer_norm)', V: 'fast (aten::mm)',
+  });
+  for (const name of ['rescnn', 'resnet18', 'convs']) {
     const r = await perParameter(name, { variant: 'empirical' });
     expect(Object.entries(r).filter(([, v]) => !v.startsWith('fast'))).toEqual([]);
   }
