@@ -6,45 +6,105 @@
 import { native } from '../native';
 import { Tensor } from '../tensor';
 import { WriteOptions } from './atomic';
+import { inspect as inspectFile, InspectOptions, InspectResult } from './inspect';
+import { inspectSharded } from './inspect-sharded';
 import { loadSafetensors, saveSafetensors } from './safetensors';
-import { CheckpointError, openSource } from './source';
-import { LoadOptions, archiveLayout, loadTorch, loadTorchAsync, saveTorch, sniff } from './torchsave';
-import { loadTorchScript } from './torchscript';
+import { ShardedCheckpoint, resolveCheckpoint } from './sharded';
+import { CheckpointError, Source, openSource } from './source';
+import { LoadOptions as TorchLoadOptions, MapLocation, archiveLayout, loadTorch, loadTorchAsync, materialize, saveTorch, sniff } from './torchsave';
+import { loadTorchScript, parseTorchScript } from './torchscript';
 import { flattenTree } from './tree';
 import { OrderedDict } from './values';
 import { ZipReader } from './zip';
 
 export { OrderedDict, Tuple, tuple, PyFloat, PyComplex, PyGlobal, TensorRef, StorageRef } from './values';
 export { CheckpointError } from './source';
-export type { LoadOptions, MapLocation } from './torchsave';
+export type { MapLocation } from './torchsave';
+export { ShardedCheckpoint, resolveCheckpoint, CHECKPOINT_NAMES } from './sharded';
+export { BufferSource, FileSource, openSource } from './source';
+export type { Source } from './source';
+
+/** A checkpoint: a path (file, shard index or model folder), or its bytes in memory. */
+export type CheckpointInput = string | Uint8Array;
+
+export interface LoadOptions extends TorchLoadOptions {
+  /** For bytes in memory: the name error messages give them (default '<buffer>'). */
+  name?: string;
+}
 export { saveStateDict } from './torchsave';
 export type { WriteOptions } from './atomic';
 export { loadSafetensors, saveSafetensors, inspectSafetensors, TensorMap } from './safetensors';
 export type { SafetensorsEntry, SafetensorsHeader, SafetensorsLoadOptions, SafetensorsSaveOptions } from './safetensors';
 export { loadTorchScript, loadTorchScriptParameters } from './torchscript';
-export { inspect } from './inspect';
 export type { InspectOptions, InspectResult, TensorEntry } from './inspect';
 export { PyObject, NumpyArray, NumpyDType } from './inert';
 export { flattenTree } from './tree';
 
-/** The format of a checkpoint file, from its bytes (not its name). */
-export function checkpointFormat(file: string): 'torch' | 'torchscript' | 'safetensors' | 'legacy' | 'unknown' {
-  const src = openSource(file);
+type Format = 'torch' | 'torchscript' | 'safetensors' | 'legacy' | 'unknown';
+
+function formatOf(src: Source): Format {
+  const k = sniff(src);
+  if (k !== 'zip') return k;
+  return archiveLayout(new ZipReader(src)).torchscript ? 'torchscript' : 'torch';
+}
+
+/**
+ * The format of a checkpoint, from its bytes (not its name): 'sharded' for a shard index or a folder whose
+ * checkpoint is one (a folder holding a single model.safetensors / pytorch_model.bin is that file's format).
+ */
+export function checkpointFormat(file: CheckpointInput, name?: string): Format | 'sharded' {
+  let src: Source;
+  if (typeof file === 'string') {
+    const r = resolveCheckpoint(file);
+    if (r.kind === 'index') return 'sharded';
+    src = openSource(r.file);
+  } else {
+    src = openSource(file, name);
+  }
   try {
-    const k = sniff(src);
-    if (k !== 'zip') return k;
-    return archiveLayout(new ZipReader(src)).torchscript ? 'torchscript' : 'torch';
+    return formatOf(src);
   } finally {
     src.close();
   }
 }
 
+/** Loads a checkpoint held in memory (load() with bytes instead of a path). */
+function loadBytes(bytes: Uint8Array, opts: LoadOptions): unknown {
+  const name = opts.name ?? '<buffer>';
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const src = openSource(buf, name);
+  let fmt: Format;
+  try { fmt = formatOf(src); } finally { src.close(); }
+  const loc = opts.mapLocation ?? 'cpu';
+  if (fmt === 'safetensors') return loadSafetensors(buf, { device: loc === 'keep' ? 'cpu' : loc, name });
+  if (fmt === 'torchscript') {
+    const s = openSource(buf, name);
+    try {
+      const t = parseTorchScript(s);
+      return materialize({ ...t.archive, root: new OrderedDict<string, unknown>([...t.parameters, ...t.buffers]) }, loc as MapLocation);
+    } finally {
+      s.close();
+    }
+  }
+  return loadTorch(buf, opts, name);
+}
+
 /**
  * Loads a checkpoint: a torch.save file (any nesting of dicts, lists, tuples, tensors, numbers,
- * strings), a TorchScript archive (its parameters and buffers, as an OrderedDict), or a safetensors
- * file (a TensorMap). mapLocation: 'cpu' (default), 'cuda' / 'cuda:N', or 'keep'.
+ * strings), a TorchScript archive (its parameters and buffers, as an OrderedDict), a safetensors
+ * file (a TensorMap), or a sharded checkpoint (an index .json or a model folder: one OrderedDict of every
+ * listed tensor; see ShardedCheckpoint to read tensors one at a time). `file` may also be the bytes of a
+ * checkpoint (Buffer / Uint8Array; opts.name names them in errors). mapLocation: 'cpu' (default),
+ * 'cuda' / 'cuda:N', or 'keep'; allowGlobals: see LoadOptions.
  */
-export function load(file: string, opts: LoadOptions = {}): unknown {
+export function load(input: CheckpointInput, opts: LoadOptions = {}): unknown {
+  if (typeof input !== 'string') return loadBytes(input, opts);
+  const r = resolveCheckpoint(input);
+  if (r.kind === 'index') {
+    const ck = ShardedCheckpoint.open(r.file, opts);
+    try { return ck.loadAll(); } finally { ck.close(); }
+  }
+  const file = r.file;
   const fmt = checkpointFormat(file);
   if (fmt === 'torchscript') return loadTorchScript(file, { mapLocation: opts.mapLocation });
   if (fmt === 'safetensors') {
@@ -58,8 +118,8 @@ export function load(file: string, opts: LoadOptions = {}): unknown {
  * load() with a torch.save file's tensor bytes read on worker threads, so a service's event loop keeps
  * running while a large checkpoint loads. Same result as load(); other formats load as load() does.
  */
-export async function loadAsync(file: string, opts: LoadOptions = {}): Promise<unknown> {
-  if (checkpointFormat(file) === 'torch') return loadTorchAsync(file, opts);
+export async function loadAsync(file: CheckpointInput, opts: LoadOptions = {}): Promise<unknown> {
+  if (typeof file === 'string' && checkpointFormat(file) === 'torch') return loadTorchAsync(resolveCheckpoint(file).file, opts);
   return load(file, opts);
 }
 
@@ -74,13 +134,22 @@ export function flattenTensors(tree: unknown): OrderedDict<string, Tensor> {
  * A checkpoint's tensors as a flat Map of dotted names: a state_dict as is, a nested training
  * checkpoint as 'model.fc.weight', 'optimizer.state.0.exp_avg', ...; non-tensor values are dropped.
  */
-export function loadStateDict(file: string, opts: LoadOptions = {}): OrderedDict<string, Tensor> {
+export function loadStateDict(file: CheckpointInput, opts: LoadOptions = {}): OrderedDict<string, Tensor> {
   const tree = load(file, opts);
   const flat = flattenTensors(tree);
   if (flat.size === 0 && !(tree instanceof Map && tree.size === 0)) {
-    throw new CheckpointError(file, 'holds no tensors');
+    throw new CheckpointError(typeof file === 'string' ? file : opts.name ?? '<buffer>', 'holds no tensors');
   }
   return flat;
+}
+
+/**
+ * What a checkpoint holds, without reading tensor data: a file, or a sharded checkpoint (index or folder:
+ * every tensor with its shard).
+ */
+export function inspect(file: string, opts: InspectOptions = {}): InspectResult {
+  const r = resolveCheckpoint(file);
+  return r.kind === 'index' ? inspectSharded(r.file, opts) : inspectFile(r.file, opts);
 }
 
 /** Writes `value` as a torch.save zip (atomic; an existing file is replaced only with { overwrite: true }). */
@@ -113,8 +182,15 @@ export function convert(input: string, output: string, opts: WriteOptions & Pick
       const metadata = tree instanceof Map && (tree as any).metadata ? (tree as any).metadata : { format: 'pt' };
       saveSafetensors(output, flat, { ...opts, metadata });
     } else {
-      // From safetensors (or a flat state_dict) to torch.save: an OrderedDict, as model.state_dict() is.
-      saveTorch(output, tree instanceof Map && flattenTensors(tree).size === tree.size ? new OrderedDict(flat) : tree, opts);
+      // From safetensors (or a flat state_dict) to torch.save: an OrderedDict, as model.state_dict() is,
+      // keeping a state_dict's _metadata (its attrs), as torch.save(torch.load(x)) does.
+      let out: unknown = tree;
+      if (tree instanceof Map && flat.size === tree.size) {
+        const od = new OrderedDict(flat);
+        if (tree instanceof OrderedDict && tree.attrs) od.attrs = tree.attrs;
+        out = od;
+      }
+      saveTorch(output, out, opts);
     }
   } catch (e) {
     // The writers refuse values with a TypeError (too deep, a global outside their table): those values

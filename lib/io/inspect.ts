@@ -22,10 +22,14 @@ export interface TensorEntry {
   storageOffset?: number;
   strides?: number[];
   location?: string;
+  /** The shard file that holds it (sharded checkpoints). */
+  shard?: string;
 }
 export interface InspectResult {
   file: string;
-  format: 'torch' | 'torchscript' | 'safetensors';
+  format: 'torch' | 'torchscript' | 'safetensors' | 'sharded';
+  /** A sharded checkpoint's shard files (relative to its index), in the index's order. */
+  shards?: string[];
   tensors: TensorEntry[];
   /** Non-tensor leaves by dotted path (numbers, strings, booleans, null, ...). */
   values: { name: string; value: unknown }[];
@@ -49,7 +53,6 @@ export interface InspectOptions {
   /** Globals to read as inert data, as for load(): e.g. ['argparse.Namespace']. */
   allowGlobals?: readonly string[];
 }
-
 export function inspect(file: string, opts: InspectOptions = {}): InspectResult {
   const src = openSource(file);
   try {

@@ -44,3 +44,48 @@ export function safetensorsDuplicateKey(text: string): string[] | null {
   }
   return null;
 }
+
+// The same blindness for any JSON document (a shard index's weight_map): JSON.parse keeps the last of two
+// equal keys, so a tensor listed twice would silently load from one of its shards. Reports the first key
+// that appears twice in one object, anywhere.
+/** The first duplicate key: its dotted path to the object and the key; undefined when there is none. */
+export function firstDuplicateKey(text: string): { path: string; key: string } | undefined {
+  type Frame = { obj: boolean; keys: Set<string>; path: string; expectKey: boolean; lastKey: string };
+  const stack: Frame[] = [];
+  let i = 0;
+  const readString = (): string => {
+    const start = i; // at the opening quote
+    i++;
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 0x5c) { i += 2; continue; } // backslash escape
+      if (c === 0x22) { i++; break; }
+      i++;
+    }
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  while (i < text.length) {
+    const ch = text[i];
+    const top = stack[stack.length - 1];
+    if (ch === '"') {
+      const s = readString();
+      if (top && top.obj && top.expectKey) {
+        if (top.keys.has(s)) return { path: top.path, key: s };
+        top.keys.add(s);
+        top.lastKey = s;
+        top.expectKey = false;
+      }
+      continue;
+    }
+    if (ch === '{' || ch === '[') {
+      const path = top ? (top.obj ? (top.path ? `${top.path}.${top.lastKey}` : top.lastKey) : top.path) : '';
+      stack.push({ obj: ch === '{', keys: new Set(), path, expectKey: ch === '{', lastKey: '' });
+    } else if (ch === '}' || ch === ']') {
+      stack.pop();
+    } else if (ch === ',' && top?.obj) {
+      top.expectKey = true;
+    }
+    i++;
+  }
+  return undefined;
+}

@@ -100,8 +100,8 @@ export function readSafetensorsHeader(src: Source): SafetensorsHeader {
 }
 
 /** Reads the header of a safetensors file (no tensor data). */
-export function inspectSafetensors(file: string | Buffer): SafetensorsHeader {
-  const src = openSource(file);
+export function inspectSafetensors(file: string | Uint8Array, name?: string): SafetensorsHeader {
+  const src = openSource(file, name);
   try { return readSafetensorsHeader(src); } finally { src.close(); }
 }
 
@@ -110,11 +110,13 @@ export interface SafetensorsLoadOptions {
   keys?: string[];
   /** 'cpu' (default) or a CUDA device. */
   device?: string;
+  /** For a Buffer / Uint8Array input: the name error messages give it (default '<buffer>'). */
+  name?: string;
 }
 
 /** Loads tensors from a safetensors file, each read by position. */
-export function loadSafetensors(file: string | Buffer, opts: SafetensorsLoadOptions = {}): TensorMap {
-  const src = openSource(file);
+export function loadSafetensors(file: string | Uint8Array, opts: SafetensorsLoadOptions = {}): TensorMap {
+  const src = openSource(file, opts.name);
   const out = new TensorMap();
   try {
     const h = readSafetensorsHeader(src);

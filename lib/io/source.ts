@@ -80,10 +80,13 @@ export class FileSource implements Source {
   }
 }
 
+/** Checkpoint bytes already in memory (an upload, a fetch() body): read in place, never copied whole. */
 export class BufferSource implements Source {
   readonly size: number;
-  constructor(private readonly buf: Buffer, readonly name = '<buffer>') {
-    this.size = buf.length;
+  private readonly buf: Buffer;
+  constructor(data: Uint8Array, readonly name = '<buffer>') {
+    this.buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    this.size = this.buf.length;
   }
   read(pos: number, len: number, into?: Buffer): Buffer {
     if (pos < 0 || len < 0 || pos + len > this.size) {
@@ -98,6 +101,7 @@ export class BufferSource implements Source {
   close(): void { /* nothing held */ }
 }
 
-export function openSource(src: string | Buffer, name?: string): Source {
+/** A file by path, or bytes in memory (`name` is what errors call them, default '<buffer>'). */
+export function openSource(src: string | Uint8Array, name?: string): Source {
   return typeof src === 'string' ? new FileSource(src) : new BufferSource(src, name);
 }

@@ -119,12 +119,13 @@ export function registerInspect(program: Command): void {
         }));
         return;
       }
-      console.log(`${safeText(file)}: ${r.format}, ${r.tensors.length} tensors, ${fmtBytes(r.totalStorageBytes)} of storage`);
+      const shards = r.shards ? ` (${r.shards.length} shards listed in ${safeText(r.file)})` : '';
+      console.log(`${safeText(file)}: ${r.format}${shards}, ${r.tensors.length} tensors, ${fmtBytes(r.totalStorageBytes)} of storage`);
       let w = 4; // a loop, not Math.max(...names): a spread of 130k arguments overflows the stack
       for (const t of r.tensors) if (t.name.length > w) w = Math.min(t.name.length, 120);
       for (const t of r.tensors) {
         const shared = t.storageBytes !== t.nbytes ? ` (views ${fmtBytes(t.storageBytes)} storage ${safeText(t.storageKey ?? '')})` : '';
-        console.log(`  ${safeText(t.name).padEnd(w)}  ${t.dtype.padEnd(9)} [${t.shape.join(', ')}]  ${fmtBytes(t.nbytes)}${shared}`);
+        console.log(`  ${safeText(t.name).padEnd(w)}  ${t.dtype.padEnd(9)} [${t.shape.join(', ')}]  ${fmtBytes(t.nbytes)}${shared}${t.shard ? `  ${safeText(t.shard)}` : ''}`);
       }
       if (r.values.length) {
         console.log('values:');
