@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { fileSource, mergeModels } from '../../lib/apps';
-import { shardedSource, INDEX_FILE } from '../../lib/distributed/merge';
+import { shardedSource, INDEX_FILE } from '../../lib/distributed/sharded';
 import { fixture, python, tmpDir } from '../helpers/oracle';
 import { allText, runRanks } from './helpers';
 
