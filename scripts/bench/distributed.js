@@ -6,7 +6,7 @@
 // wall time of the whole run (process start, libtorch load, rendezvous); speed-ups as ratios.
 // Goal (issue 12): W=2 >= 1.7x faster than one process. A machine with fewer free cores than W cannot
 // show it; the bench prints the core count beside the ratio.
-// Usage: node scripts/bench/distributed.js [--nproc 2] [--n 4096] [--reps 3]   (Python: one run each)
+// Usage: node scripts/bench/distributed.js [--nproc 2] [--n 4096] [--reps 3] [--python 0]   (Python: one run each)
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -18,6 +18,7 @@ const W = Number(arg('nproc', '2'));
 const N = Number(arg('n', '4096'));
 const REPS = Number(arg('reps', '3'));
 const BATCH = 128;
+const PYTHON = arg('python', '1') !== '0';
 
 // Rank-side: load, meet, time the Fisher, report the slowest rank's time (all-reduced max via sum of one-hots).
 const WORKER = `
@@ -124,17 +125,16 @@ function main() {
     const res = { node1: [], nodeW: [], py1: [], pyW: [] };
     for (let i = 0; i < REPS; i++) { res.node1.push(runNode(dir, 1)); res.nodeW.push(runNode(dir, W)); }
     // torch.func materialises every per-sample gradient: one run each is minutes enough.
-    res.py1.push(runPython(dir, 1)); res.pyW.push(runPython(dir, W));
+    if (PYTHON) { res.py1.push(runPython(dir, 1)); res.pyW.push(runPython(dir, W)); }
     const rel = Math.abs(res.nodeW[0].total - res.node1[0].total) / res.node1[0].total;
     const m = (k, f) => median(res[k].map((r) => r[f]));
-    table([
-      ['squisher (Node)', `${m('node1', 'ms').toFixed(0)}`, `${m('nodeW', 'ms').toFixed(0)}`, `${(m('node1', 'ms') / m('nodeW', 'ms')).toFixed(2)}x`,
-        `${m('node1', 'wall')} / ${m('nodeW', 'wall')}`, `${(m('node1', 'wall') / m('nodeW', 'wall')).toFixed(2)}x`],
-      ['PyTorch (torch.func + torch.distributed)', `${m('py1', 'ms').toFixed(0)}`, `${m('pyW', 'ms').toFixed(0)}`, `${(m('py1', 'ms') / m('pyW', 'ms')).toFixed(2)}x`,
-        `${m('py1', 'wall')} / ${m('pyW', 'wall')}`, `${(m('py1', 'wall') / m('pyW', 'wall')).toFixed(2)}x`],
-    ], ['', 'Fisher ms, 1 proc', `Fisher ms, ${W} procs`, 'speed-up', 'wall ms (1 / W)', 'wall speed-up']);
+    const row = (label, a, b) => [label, `${m(a, 'ms').toFixed(0)}`, `${m(b, 'ms').toFixed(0)}`, `${(m(a, 'ms') / m(b, 'ms')).toFixed(2)}x`,
+      `${m(a, 'wall')} / ${m(b, 'wall')}`, `${(m(a, 'wall') / m(b, 'wall')).toFixed(2)}x`];
+    const rows = [row('squisher (Node)', 'node1', 'nodeW')];
+    if (PYTHON) rows.push(row('PyTorch (torch.func + torch.distributed)', 'py1', 'pyW'));
+    table(rows, ['', 'Fisher ms, 1 proc', `Fisher ms, ${W} procs`, 'speed-up', 'wall ms (1 / W)', 'wall speed-up']);
     console.log(`Node ${W}-process result vs 1-process: relative difference of the totals ${rel.toExponential(2)}`);
-    console.log(`Node vs Python, ${W} processes (Fisher time): ${(m('pyW', 'ms') / m('nodeW', 'ms')).toFixed(2)}x`);
+    if (PYTHON) console.log(`Node vs Python, ${W} processes (Fisher time): ${(m('pyW', 'ms') / m('nodeW', 'ms')).toFixed(2)}x`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
