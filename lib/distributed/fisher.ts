@@ -84,11 +84,7 @@ export async function distributedFisher(model: Module, data: FisherData | Safete
     const total = Number(N.item());
     N.dispose();
     if (total === 0) throw new DistributedError('fisherDiagonal: the data held no examples (on any rank)', undefined);
-    for (const [name, t] of [...F]) {
-      const onGroup = t.device === g.device && t.isContiguous() ? t : t.to(g.device).contiguous();
-      await g.allReduce(onGroup);
-      if (onGroup !== t) { F.set(name, onGroup.to(t.device)); t.dispose(); onGroup.dispose(); }
-    }
+    for (const t of F.values()) await g.allReduce(t);
     const reduction = o.reduction ?? 'sum';
     if (reduction === 'mean') for (const t of F.values()) t.div_(total);
     F.meta = {

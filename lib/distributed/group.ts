@@ -68,15 +68,28 @@ export class ProcessGroup {
     return new ProcessGroup(h, r, backend, timeoutMs);
   }
 
-  /** Sums `t` over every rank, in place (a dense contiguous tensor on this group's device). */
+  /**
+   * Sums `t` over every rank, in place. A tensor that is not contiguous or not on this group's device
+   * (CPU for Gloo, cuda:LOCAL_RANK for NCCL) goes through a contiguous copy there.
+   */
   allReduce(t: Tensor): Promise<void> {
-    return this.collective('allReduce', (h) => c10d.allReduce(h, t.handle));
+    return this.collective('allReduce', (h) => this.staged(t, (s) => c10d.allReduce(h, s.handle)));
   }
 
   /** Copies rank `root`'s `t` into every other rank's `t`, in place (same shape and dtype everywhere). */
   broadcast(t: Tensor, root = 0): Promise<void> {
     if (!Number.isInteger(root) || root < 0 || root >= this.worldSize) throw new OptionError(`broadcast: root must be a rank in [0, ${this.worldSize}), got ${root}`);
-    return this.collective('broadcast', (h) => c10d.broadcast(h, t.handle, root));
+    return this.collective('broadcast', (h) => this.staged(t, (s) => c10d.broadcast(h, s.handle, root)));
+  }
+
+  private async staged(t: Tensor, call: (s: Tensor) => Promise<void>): Promise<void> {
+    const here = t.device === this.device || (this.device === 'cuda:0' && t.device === 'cuda');
+    if (here && t.isContiguous()) return call(t);
+    const s = t.to(this.device).contiguous();
+    try {
+      await call(s);
+      t.copy_(s);
+    } finally { if (s !== t) s.dispose(); }
   }
 
   /** Resolves once every rank has reached it. */

@@ -14,7 +14,7 @@ describe('process group (Gloo, loopback)', () => {
     expect(r.ok).toBe(true);
     const sum1 = (n * (n + 1)) / 2, sum10 = (10 * n * (n - 1)) / 2;
     for (let k = 0; k < n; k++) {
-      expect(r.results[k]).toEqual({ rank: k, W: n, sum: [sum1, sum10, 0.5 * n], bcast: [n - 1, n - 1, n - 1, n - 1] });
+      expect(r.results[k]).toEqual({ rank: k, W: n, sum: [sum1, sum10, 0.5 * n], bcast: [n - 1, n - 1, n - 1, n - 1], strided: [n, 3 * n, 2 * n, 4 * n] });
     }
   });
 
@@ -23,7 +23,7 @@ describe('process group (Gloo, loopback)', () => {
       process.execPath, path.join(WORKERS, 'collectives.js'), 'ok'], { encoding: 'utf8', timeout: 90_000 });
     expect(r.status).toBe(0);
     const results = r.stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)));
-    expect(results.sort((a, b) => a.rank - b.rank)).toEqual([0, 1].map((k) => ({ rank: k, W: 2, sum: [3, 10, 1], bcast: [1, 1, 1, 1] })));
+    expect(results.sort((a, b) => a.rank - b.rank)).toEqual([0, 1].map((k) => ({ rank: k, W: 2, sum: [3, 10, 1], bcast: [1, 1, 1, 1], strided: [2, 6, 4, 8] })));
   });
 
   test('a rank that dies: the others get a DistributedError naming it', async () => {
@@ -46,7 +46,7 @@ describe('process group (Gloo, loopback)', () => {
     expect(e).toBeTruthy();
     expect(e.name).toBe('DistributedError');
     expect(e.rank).toBe(1);
-    expect(e.message).toMatch(/rank 1 did not reach collective #4 within 3000 ms \(at #3/);
+    expect(e.message).toMatch(/rank 1 did not reach collective #5 within 3000 ms \(at #4/);
     expect(r.exits[0].code).toBe(1);
     // The launcher stopped the hung rank after the grace period (it would have slept 60 s).
     expect(r.stoppedBy).toBe('failure');

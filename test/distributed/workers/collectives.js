@@ -12,7 +12,10 @@ const { ProcessGroup } = sq.distributed;
   const b = sq.tensor([[rank, rank], [rank, rank]], { dtype: 'float32' });
   await g.broadcast(b, W - 1);
   await g.barrier();
-  const res = { rank, W, sum: Array.from(a.toArray()), bcast: Array.from(b.toArray()) };
+  // Not contiguous (a transpose): reduced through a contiguous copy, written back in place.
+  const c = sq.tensor([[1, 2], [3, 4]]).t();
+  await g.allReduce(c);
+  const res = { rank, W, sum: Array.from(a.toArray()), bcast: Array.from(b.toArray()), strided: Array.from(c.contiguous().toArray()) };
   if (mode === 'ok') {
     console.log('RESULT ' + JSON.stringify(res));
     await g.destroy();
