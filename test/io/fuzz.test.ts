@@ -1,7 +1,8 @@
 // Fuzzing the readers: seeded random mutations of real checkpoints (byte flips, truncations, random
 // 32-bit values over size/offset fields, spliced and zeroed ranges). Each case must load or throw a
 // CheckpointError naming the file: never another exception, a crash, a hang or a huge allocation.
-// Every mutation that ever failed that rule is kept in test/io/fuzz-corpus/ and replayed below.
+// Every mutation that ever failed that rule is kept in test/io/fuzz-corpus/ and replayed below, as are the
+// hand-built hostile files of test/io/hostile/ that once got through (named hostile-*).
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointError, flattenTensors, loadSafetensors } from '../../lib/io';
