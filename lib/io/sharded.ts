@@ -146,6 +146,7 @@ export class ShardedCheckpoint {
     if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) fail("no 'weight_map' object (tensor name -> shard file)");
     const dup = firstDuplicateKey(text);
     if (dup && dup.path === 'weight_map') fail(`tensor '${dup.key}' is listed twice in weight_map (which shard holds it?)`);
+    if (dup && dup.path === '') fail(`key '${dup.key}' appears twice at the top level (which one is meant?)`);
     this.metadata = typeof j.metadata === 'object' && j.metadata !== null ? j.metadata : {};
     this.dir = path.dirname(path.resolve(file));
     this.map = new Map();

@@ -140,6 +140,12 @@ describe('malformed shard indexes: CheckpointError naming the index file and the
   test('a tensor listed twice', () => {
     const d = edit('bert-st', (wm, text) => text.replace('"weight_map": {', `"weight_map": {\n    "pooler.dense.bias": "${Object.values(wm)[0]}",`));
     expect(() => load(d)).toThrow(/model\.safetensors\.index\.json: shard index: tensor 'pooler\.dense\.bias' is listed twice/);
+    // two weight_maps: JSON.parse would keep the second without a word
+    const d2 = edit('bert-st', (wm, text) => text.replace(/\}\s*$/, `, "weight_map": {"pooler.dense.bias": "${Object.values(wm)[0]}"}}`));
+    expect(() => load(d2)).toThrow(/shard index: key 'weight_map' appears twice at the top level/);
+    // an escaped quote in a name is one key, not a duplicate
+    const d3 = edit('bert-st', (wm) => JSON.stringify({ weight_map: { ...wm, 'a\"b': Object.values(wm)[0], 'a\\"b': Object.values(wm)[0] } }));
+    expect(() => load(d3)).toThrow(/tensor 'a"b' is listed in shard/);
   });
   test('a shard path escaping the folder (../, absolute)', () => {
     for (const bad of ['../bert-st/model-00001-of-00003.safetensors', '/etc/passwd', 'sub/../../x.safetensors']) {
