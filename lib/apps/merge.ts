@@ -114,9 +114,11 @@ export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fis
   if (method === 'gradient-matching' && !o.base) throw new Error("merge: 'gradient-matching' needs the common ancestor `base`");
 
   const names = models[0].names();
+  const tied = models[0].aliases?.() ?? new Map<string, string>();
   for (const m of models.slice(1)) {
     const have = new Set(m.names());
-    const missing = names.filter((k) => !have.has(k));
+    // a file may leave out a tied name altogether (Hugging Face's safetensors keep only the first)
+    const missing = names.filter((k) => !have.has(k) && !(tied.has(k) && have.has(tied.get(k)!)));
     const extra = [...have].filter((k) => !names.includes(k));
     if (missing.length || extra.length) {
       throw new Error(`merge: ${m.label} does not have the same tensors as ${models[0].label}` +
@@ -132,13 +134,12 @@ export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fis
     return Math.sqrt(ss);
   }) : null;
 
-  const tied = models[0].aliases?.() ?? new Map<string, string>();
   // Another model may hold the tied names as separate tensors (a file that did not share them): merging
   // one of them is right only if they are equal there.
   for (const m of models.slice(1)) {
     const its = m.aliases?.() ?? new Map<string, string>();
     for (const [a, c] of tied) {
-      if (its.get(a) === c) continue;
+      if (its.get(a) === c || !m.names().includes(a)) continue;
       const same = tidy(() => { const x = m.get(a); const y = m.get(c); const r = x.shape.join() === y.shape.join() && x.equal(y); x.dispose(); y.dispose(); return r; });
       if (!same) throw new Error(`merge: '${a}' and '${c}' are one tensor in ${models[0].label} but differ in ${m.label}`);
     }

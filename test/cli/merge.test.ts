@@ -91,6 +91,9 @@ print(json.dumps({"tied": tied, "err": err, "keys": list(got) == list(a)}))`;
   // the second model with the two names as equal separate tensors merges the same way
   await run('merge', g('pytorch_model.bin'), g('b_untied.bin'), '--out', path.join(d, 'u.bin'));
   expect(python(CHECK_TIED, [g('pytorch_model.bin'), g('b.bin'), path.join(d, 'u.bin')])).toMatchObject({ tied: true, keys: true });
+  // ... and so does a safetensors file that leaves the tied name out, as Hugging Face writes them
+  await run('merge', g('pytorch_model.bin'), g('b.safetensors'), '--out', path.join(d, 's.bin'));
+  expect(python(CHECK_TIED, [g('pytorch_model.bin'), g('b.bin'), path.join(d, 's.bin')])).toMatchObject({ tied: true, keys: true });
   // ... but not when they differ there: one tensor cannot take two values
   await expect(run('merge', g('pytorch_model.bin'), g('b_differ.bin'), '--out', path.join(d, 'x.bin')))
     .rejects.toThrow(/'lm_head\.weight' and 'transformer\.wte\.weight' are one tensor in .*pytorch_model\.bin but differ in .*b_differ\.bin/);
