@@ -93,6 +93,9 @@ const LAYOUTS = new Set(['strided', 'sparse_coo', 'sparse_csr', 'sparse_csc', 's
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Device types torch.device accepts, optionally with an index ('cuda:1'). */
+const DEVICE_TYPE = /^(cpu|cuda|mps|meta|xpu|hpu|xla|lazy|ipu|mtia|maia|vulkan|mkldnn|opengl|opencl|ideep|hip|ve|fpga|privateuseone)(:\d+)?$/;
+
 function isInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v);
 }
@@ -162,12 +165,43 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
     if (!isAllowedGlobal(module, name) && !inert?.allows(module, name)) fail(refusedGlobalMessage(`${module}.${name}`));
     return new PyGlobal(module, name);
   };
+  // Python refuses unhashable dict keys and set items (lists, dicts, sets, tuples holding them): so do we.
+  const hashable = (k: unknown): boolean => {
+    const todo = [k];
+    while (todo.length) {
+      const v = todo.pop();
+      if (v instanceof Tuple) { charge(v.length); for (const x of v) todo.push(x); continue; }
+      if (Array.isArray(v) || v instanceof Map || v instanceof Set) return false;
+    }
+    return true;
+  };
+  const key = (k: unknown, what: string): unknown => {
+    if (!hashable(k)) fail(`${what}: an unhashable ${Array.isArray(k) && !(k instanceof Tuple) ? 'list' : 'value'} as a key`);
+    return k;
+  };
   const setItems = (target: unknown, items: unknown[]): void => {
     if (!(target instanceof Map)) fail('SETITEM(S) on something that is not a dict');
     if (items.length % 2) fail('SETITEMS with an odd number of items');
     const m = target as Map<unknown, unknown>;
     charge(items.length);
-    for (let i = 0; i < items.length; i += 2) m.set(items[i], items[i + 1]);
+    for (let i = 0; i < items.length; i += 2) m.set(key(items[i], 'SETITEM'), items[i + 1]);
+  };
+  // _codecs.encode(text, encoding) as Python does it, for the encodings checkpoints use; others are refused.
+  const encode = (text: unknown, encoding: unknown, fn: string): Buffer => {
+    if (typeof text !== 'string') fail(`${fn}: the argument is not a str`);
+    const enc = typeof encoding === 'string' ? encoding.toLowerCase().replace(/_/g, '-') : encoding === undefined ? 'utf-8' : null;
+    const t = text as string;
+    charge(t.length); // a new copy each call
+    if (enc === 'latin1' || enc === 'latin-1' || enc === 'iso-8859-1' || enc === 'iso8859-1' || enc === 'l1') {
+      if (/[^\u0000-\u00ff]/.test(t)) fail(`${fn}: a character outside latin-1 (Python raises UnicodeEncodeError)`);
+      return Buffer.from(t, 'latin1');
+    }
+    if (enc === 'ascii') {
+      if (/[^\u0000-\u007f]/.test(t)) fail(`${fn}: a character outside ASCII (Python raises UnicodeEncodeError)`);
+      return Buffer.from(t, 'latin1');
+    }
+    if (enc === 'utf-8' || enc === 'utf8') return Buffer.from(t, 'utf8');
+    return fail(`${fn}: encoding ${JSON.stringify(String(encoding)).slice(0, 40)} is not supported`);
   };
   const append = (target: unknown, items: unknown[]): void => {
     if (!Array.isArray(target) || target instanceof Tuple) fail('APPEND(S) on something that is not a list');
@@ -214,10 +248,14 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
       case 'collections.OrderedDict':
       case 'collections.Counter': {
         const d = new OrderedDict();
-        if (a.length && Array.isArray(a[0])) charge((a[0] as unknown[]).length);
-        if (a.length && Array.isArray(a[0])) for (const kv of a[0] as unknown[]) {
-          if (!Array.isArray(kv) || kv.length !== 2) fail('OrderedDict: items must be pairs');
-          d.set((kv as unknown[])[0], (kv as unknown[])[1]);
+        if (a.length > 1) fail(`${fn}: more than one positional argument`);
+        if (a.length === 0 || a[0] === null) return d;
+        if (a[0] instanceof Map) { charge(a[0].size); for (const [k, v] of a[0]) d.set(k, v); return d; }
+        if (!Array.isArray(a[0])) fail(`${fn}: the argument is neither a dict nor a list of pairs`);
+        charge((a[0] as unknown[]).length);
+        for (const kv of a[0] as unknown[]) {
+          if (!Array.isArray(kv) || kv.length !== 2) fail(`${fn}: items must be pairs`);
+          d.set(key((kv as unknown[])[0], fn), (kv as unknown[])[1]);
         }
         return d;
       }
@@ -260,20 +298,36 @@ export function unpickle(data: Buffer, o: UnpickleOptions): unknown {
         charge(dims.length);
         return Tuple.from(dims) as Tuple<number>;
       }
-      case 'torch.device':
-        if (typeof a[0] !== 'string') fail('torch.device: the type is not a string');
-        return a.length > 1 && a[1] !== null ? `${a[0]}:${String(a[1])}` : a[0];
-      case 'builtins.set':
-        if (Array.isArray(a[0])) charge((a[0] as unknown[]).length);
-        return new Set(Array.isArray(a[0]) ? (a[0] as unknown[]) : []);
+      case 'torch.device': {
+        // torch.device refuses unknown device types; so do we (a device string is later used to place tensors).
+        const t = a[0];
+        if (typeof t !== 'string' || !DEVICE_TYPE.test(t)) fail(`torch.device: ${JSON.stringify(String(t)).slice(0, 40)} is not a device type`);
+        const idx = a[1];
+        if (a.length > 1 && idx !== null && !(isInt(idx) && idx >= 0)) fail('torch.device: the index is not a non-negative integer');
+        if (a.length > 1 && idx !== null && (t as string).includes(':')) fail('torch.device: an index given twice');
+        return a.length > 1 && idx !== null ? `${t}:${String(idx)}` : t;
+      }
+      case 'builtins.set': {
+        if (a.length === 0) return new Set();
+        const src = a[0] instanceof Map ? [...a[0].keys()] : a[0] instanceof Set ? [...a[0]] : Array.isArray(a[0]) ? a[0] as unknown[] : null;
+        if (src === null || a.length > 1) fail('builtins.set: the argument is not a list, tuple, set or dict');
+        charge(src!.length);
+        for (const x of src!) key(x, 'builtins.set');
+        return new Set(src);
+      }
       case 'builtins.bytearray':
-      case '_codecs.encode':
         if (a.length === 0) return Buffer.alloc(0);
-        if (typeof a[0] === 'string' || Buffer.isBuffer(a[0])) charge((a[0] as string | Buffer).length); // a new copy each call
-        if (typeof a[0] === 'string') return Buffer.from(a[0], 'latin1');
-        if (Buffer.isBuffer(a[0])) return Buffer.from(a[0]);
-        return fail(`${fn}: unsupported argument`);
-      case 'builtins.complex': return new PyComplex(Number(a[0] ?? 0), Number(a[1] ?? 0));
+        if (Buffer.isBuffer(a[0]) && a.length === 1) { charge(a[0].length); return Buffer.from(a[0]); }
+        if (typeof a[0] === 'string' && a.length >= 2) return encode(a[0], a[1], fn);
+        return fail(`${fn}: unsupported argument (Python needs bytes, or a str with an encoding)`);
+      case '_codecs.encode':
+        return encode(a[0], a[1], fn);
+      case 'builtins.complex': {
+        const num = (x: unknown): number => (typeof x === 'number' ? x : typeof x === 'boolean' ? Number(x) : typeof x === 'bigint' ? Number(x)
+          : fail('builtins.complex: an argument is not a number'));
+        if (a.length > 2) fail('builtins.complex: more than two arguments');
+        return new PyComplex(a.length > 0 ? num(a[0]) : 0, a.length > 1 ? num(a[1]) : 0);
+      }
       case 'torch.serialization._get_layout': {
         // torch looks the name up among its layouts; anything else is a KeyError there, refused here.
         // Only a known layout name becomes a PyGlobal, so no text from the file can reach a writer.

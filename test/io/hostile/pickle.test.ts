@@ -50,6 +50,24 @@ const agree: Record<string, Buffer> = {
   global_tensor_class: plain((p) => p.global('torch', 'FloatTensor')),
   global_qint_tensor_class: plain((p) => p.global('torch', 'QInt8Tensor')),
   global_dtype: plain((p) => p.global('torch', 'float8_e5m2')),
+  set_of_int: plain((p) => p.global('builtins', 'set').int(5).tuple1().reduce()),
+  set_of_lists: plain((p) => p.global('builtins', 'set').emptyList().emptyList().append().tuple1().reduce()),
+  set_of_tuples: plain((p) => p.global('builtins', 'set').emptyList().int(1).int(2).tuple2().append().tuple1().reduce()),
+  dict_list_key: plain((p) => p.emptyDict().emptyList().int(1).setitem()),
+  dict_tuple_holding_list_key: plain((p) => p.emptyDict().int(1).emptyList().tuple2().int(1).setitem()),
+  dict_tuple_key: plain((p) => p.emptyDict().int(1).int(2).tuple2().int(1).setitem()),
+  ordered_dict_of_dict: plain((p) => p.global('collections', 'OrderedDict').emptyDict().str('a').int(1).setitem().tuple1().reduce()),
+  ordered_dict_of_int: plain((p) => p.global('collections', 'OrderedDict').int(5).tuple1().reduce()),
+  ordered_dict_list_key: plain((p) => p.global('collections', 'OrderedDict').emptyList().emptyList().int(1).tuple2().append().tuple1().reduce()),
+  encode_non_latin1: plain((p) => p.global('_codecs', 'encode').str('\u20ac').str('latin1').tuple2().reduce()),
+  encode_utf8: plain((p) => p.global('_codecs', 'encode').str('\u20ac').str('utf-8').tuple2().reduce()),
+  encode_bogus_codec: plain((p) => p.global('_codecs', 'encode').str('a').str('no-such-codec').tuple2().reduce()),
+  bytearray_str: plain((p) => p.global('builtins', 'bytearray').str('abc').tuple1().reduce()),
+  bytearray_str_enc: plain((p) => p.global('builtins', 'bytearray').str('abc').str('latin1').tuple2().reduce()),
+  complex_str: plain((p) => p.global('builtins', 'complex').str('x').tuple1().reduce()),
+  complex_ok: plain((p) => p.global('builtins', 'complex').float(1).float(2).tuple2().reduce()),
+  device_bogus: plain((p) => p.global('torch', 'device').str('nosuchdevice').tuple1().reduce()),
+  device_ok: plain((p) => p.global('torch', 'device').str('cuda').int(1).tuple2().reduce()),
   codecs_encode: plain((p) => p.global('_codecs', 'encode').str('abc').str('latin1').tuple2().reduce()),
   set_of_list: plain((p) => p.global('builtins', 'set').emptyList().mark().int(1).int(2).appends().tuple1().reduce()),
   persid_not_tuple: plain((p) => p.str('storage').persid()),
@@ -139,4 +157,9 @@ test('a billion-laughs tree of shared tuples: inspect and load stay linear (each
   // 2^40 leaves if shared references were expanded; here one name per distinct path-first visit.
   expect(r.values.length).toBeLessThan(100);
   expect(decide(files.billion_laughs).ok).toBe(true);
+});
+
+test('OrderedDict(dict) keeps the dict\'s items (it came back empty), as Python does', () => {
+  const v = loadTorch(files.ordered_dict_of_dict) as Map<string, number>;
+  expect([...v]).toEqual([['a', 1]]);
 });
