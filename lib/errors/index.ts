@@ -48,6 +48,15 @@ export class TorchError extends SquisherError {
   }
 }
 
+/**
+ * A tensor that pending async work (callOpAsync, matmulAsync, forwardAsync, ...) is using: a write to
+ * memory it reads, or any use of memory it writes, through any tensor sharing that storage (views,
+ * detach(), module parameters). Await the pending work, then retry.
+ */
+export class BusyError extends SquisherError {
+  override readonly status: number = 409;
+}
+
 /** Long work stopped by its AbortSignal. `name` is 'AbortError', as DOM and Node abort errors are. */
 export class AbortError extends SquisherError {
   override readonly status: number = 499;
