@@ -1,6 +1,7 @@
 // Loads the compiled addon and types its surface. Everything in lib/ goes through this one object.
 import * as fs from 'fs';
 import * as path from 'path';
+import * as errors from './errors';
 import { SquisherError } from './errors';
 
 /** An opaque handle to a native tensor, module or operator. */
@@ -8,6 +9,8 @@ export type Handle = { readonly __native: unique symbol };
 
 export interface Native {
   torchVersion: string;
+  /** Registers lib/errors' classes so native code throws them (once per JS environment). */
+  setErrorClasses(classes: Record<string, Function>): void;
   fromBuffer(data: ArrayBufferView | ArrayBuffer, dtype: number, shape: number[]): Handle;
   toBuffer(h: Handle): ArrayBuffer;
   readFileBytes(fd: number, offset: number, nbytes: number): Handle;
@@ -105,8 +108,9 @@ function load(): Native {
       'Run `npm install` (or `npm run build`) in the squisher package; it finds libtorch and compiles the addon.');
   }
   addonPath = found;
+  let addon: Native;
   try {
-    return require(found) as Native;
+    addon = require(found) as Native;
   } catch (e) {
     // The addon names libtorch by its RUNPATH: relative to itself when libtorch is inside the package,
     // else the folder the install found. When that folder is gone, say which one and how to fix it.
@@ -118,6 +122,10 @@ function load(): Native {
       'That libtorch was moved or removed after the install. Run `npm rebuild squisher` to find libtorch again ' +
       '(or set LIBTORCH=/path/to/libtorch first).', { cause: e });
   }
+  // Native code throws these classes itself (per environment: each worker_thread registers its own).
+  addon.setErrorClasses({ TorchError: errors.TorchError, DTypeError: errors.DTypeError, OptionError: errors.OptionError,
+    BusyError: errors.BusyError });
+  return addon;
 }
 
 export const native: Native = load();

@@ -23,17 +23,49 @@ export function keep<T extends object>(t: T): T {
   return t;
 }
 
-function collectReturned(v: unknown, out: Set<unknown>, depth = 0): void {
-  if (v === null || typeof v !== 'object' || depth > 4) return;
-  if (typeof (v as Disposable).dispose === 'function') out.add(v);
-  if (Array.isArray(v)) for (const e of v) collectReturned(e, out, depth + 1);
-  else if (v instanceof Map) for (const e of v.values()) collectReturned(e, out, depth + 1);
-  else if (Object.getPrototypeOf(v) === Object.prototype) for (const e of Object.values(v)) collectReturned(e, out, depth + 1);
+// Values never searched for tensors: binary data (a big Float32Array would be walked element by
+// element), promises, weak collections and boxed primitives hold no Disposable we could reach.
+function opaque(v: object): boolean {
+  return ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Promise || v instanceof WeakMap ||
+    v instanceof WeakSet || v instanceof Date || v instanceof RegExp ||
+    (typeof SharedArrayBuffer !== 'undefined' && v instanceof SharedArrayBuffer);
+}
+
+/**
+ * Every Disposable reachable from v, at any depth: through arrays, Maps (keys and values), Sets, plain
+ * objects and class instances (their own data properties; getters are not run). Iterative with a
+ * visited set, so deep nesting cannot overflow the stack and cycles end. `descendDisposables` false
+ * stops at a Disposable or class instance (dispose() of a container must not reach into objects that
+ * own their tensors); true searches everything (what tidy() keeps may hide anywhere).
+ */
+function collect(root: unknown, out: Set<unknown>, descendAll: boolean): void {
+  const seen = new Set<object>();
+  const todo: unknown[] = [root];
+  while (todo.length) {
+    const v = todo.pop();
+    if (v === null || (typeof v !== 'object' && typeof v !== 'function')) continue;
+    const o = v as object;
+    if (seen.has(o)) continue;
+    seen.add(o);
+    const isDisposable = typeof (o as Disposable).dispose === 'function';
+    if (isDisposable) out.add(o);
+    if (typeof o === 'function' || opaque(o)) continue;
+    if (Array.isArray(o)) { for (const e of o) todo.push(e); continue; }
+    if (o instanceof Map) { for (const [k, e] of o) todo.push(k, e); continue; }
+    if (o instanceof Set) { for (const e of o) todo.push(e); continue; }
+    const proto = Object.getPrototypeOf(o);
+    const plain = proto === Object.prototype || proto === null;
+    if (!descendAll && (isDisposable || !plain)) continue;
+    for (const key of Reflect.ownKeys(o)) {
+      const d = Object.getOwnPropertyDescriptor(o, key);
+      if (d && 'value' in d) todo.push(d.value);
+    }
+  }
 }
 
 function release(scope: Scope, result: unknown, parent: Scope | null | undefined): void {
   const returned = new Set<unknown>();
-  collectReturned(result, returned);
+  collect(result, returned, true);
   for (const t of scope) {
     if (returned.has(t) || kept.has(t)) {
       if (parent && !kept.has(t)) parent.push(t);  // returned tensors belong to the enclosing scope
@@ -44,8 +76,8 @@ function release(scope: Scope, result: unknown, parent: Scope | null | undefined
 }
 
 /**
- * Runs fn and disposes every tensor it created, except those it returns (also inside arrays, Maps or
- * plain objects) and those passed to keep(). Works with async functions: the scope follows the async
+ * Runs fn and disposes every tensor it created, except those it returns (at any depth inside arrays,
+ * Maps, Sets, plain objects and class instances) and those passed to keep(). Works with async functions: the scope follows the async
  * context, so concurrent work outside fn is not touched.
  */
 export function tidy<T>(fn: () => Promise<T>): Promise<T>;
@@ -75,9 +107,12 @@ export function tidy<T>(fn: () => T | Promise<T>): T | Promise<T> {
   return result;
 }
 
-/** Disposes every tensor in a value (a tensor, an array, a Map or a plain object of tensors). */
+/**
+ * Disposes every tensor in a value: a tensor, or tensors inside arrays, Maps, Sets and plain objects at
+ * any depth (a class instance with a dispose() method is disposed itself, not searched).
+ */
 export function dispose(v: unknown): void {
   const all = new Set<unknown>();
-  collectReturned(v, all);
+  collect(v, all, false);
   for (const t of all) (t as Disposable).dispose();
 }

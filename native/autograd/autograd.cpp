@@ -30,6 +30,7 @@ static Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 static Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
   requireArgs(info, 2, "setRequiresGrad");
   at::Tensor t = unwrapTensor(info[0]);
+  checkWrite(info.Env(), t, "requiresGrad_");
   t.requires_grad_(info[1].ToBoolean().Value());
   return info.Env().Undefined();
 }
@@ -48,6 +49,7 @@ static Napi::Value GetGrad(const Napi::CallbackInfo& info) {
 static Napi::Value SetGrad(const Napi::CallbackInfo& info) {
   requireArgs(info, 2, "setGrad");
   at::Tensor t = unwrapTensor(info[0]);
+  checkWrite(info.Env(), t, "grad setter");
   if (info[1].IsNull() || info[1].IsUndefined()) t.mutable_grad().reset();
   else t.mutable_grad() = unwrapTensor(info[1], "setGrad: grad");
   return info.Env().Undefined();

@@ -7,6 +7,7 @@ namespace sq {
 void initDistributed(Napi::Env env, Napi::Object exports);  // native/distributed (c10d)
 namespace fisher { void initFisher(Napi::Env env, Napi::Object exports); }
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  initEnvData(env, exports);
   initTensor(env, exports);
   initFile(env, exports);
   initOps(env, exports);

@@ -77,8 +77,8 @@ Napi::Array fromInt64Vector(Napi::Env env, c10::IntArrayRef v) {
 
 c10::ScalarType toScalarType(const Napi::Value& v, const char* what) {
   int64_t code = toInt64(v, what);
-  if (code < 0 || code >= static_cast<int64_t>(c10::ScalarType::NumOptions)) {
-    throw Napi::RangeError::New(v.Env(), std::string(what) + ": unknown dtype code " + std::to_string(code));
+  if (code < 0 || code >= static_cast<int64_t>(c10::ScalarType::Undefined)) {
+    throw typedError(v.Env(), "DTypeError", std::string(what) + ": unknown dtype code " + std::to_string(code));
   }
   return static_cast<c10::ScalarType>(code);
 }

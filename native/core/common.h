@@ -2,6 +2,8 @@
 // C++/libtorch exception into a JavaScript Error (nothing may abort the process).
 #pragma once
 #include "pch.h"
+#include "core/env_data.h"
+#include "core/busy.h"
 #include <string>
 #include <vector>
 
@@ -30,7 +32,7 @@ int64_t toInt64(const Napi::Value& v, const char* what);
 c10::ScalarType toScalarType(const Napi::Value& v, const char* what = "dtype");
 c10::Device toDevice(const Napi::Value& v, const char* what = "device");
 
-// Converts libtorch and standard exceptions into JS errors with libtorch's own message.
+// Converts libtorch exceptions into TorchErrors with libtorch's own message, others into Errors.
 template <typename F>
 auto guarded(Napi::Env env, F&& f) -> decltype(f()) {
   try {
@@ -38,7 +40,7 @@ auto guarded(Napi::Env env, F&& f) -> decltype(f()) {
   } catch (const Napi::Error&) {
     throw;
   } catch (const c10::Error& e) {
-    throw Napi::Error::New(env, e.what_without_backtrace());
+    throw torchError(env, e.what_without_backtrace());
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
   }

@@ -44,25 +44,93 @@ static std::vector<c10::IValue> inputsFrom(const Napi::Value& v) {
   return in;
 }
 
+// What a forward touches: every parameter (read), every buffer (written when its module is training:
+// batch norm updates running statistics in place, else read) and every input tensor (read).
+struct ForwardUse {
+  std::vector<at::Tensor> tensors;
+  std::vector<bool> writes;
+  std::vector<Access> accesses() const {
+    std::vector<Access> a;
+    for (size_t i = 0; i < tensors.size(); i++) a.push_back(Access{&tensors[i], writes[i], i < nModule ? "forward: a parameter or buffer of the module" : "forward: an input"});
+    return a;
+  }
+  size_t nModule = 0;
+};
+
+static void collectTensors(const c10::IValue& v, std::vector<at::Tensor>& out) {
+  if (v.isTensor()) out.push_back(v.toTensor());
+  else if (v.isTensorList()) for (const auto& t : v.toTensorList()) out.push_back(t);
+  else if (v.isList()) for (const auto& e : v.toListRef()) collectTensors(e, out);
+  else if (v.isTuple()) for (const auto& e : v.toTupleRef().elements()) collectTensors(e, out);
+  else if (v.isGenericDict()) for (const auto& kv : v.toGenericDict()) collectTensors(kv.value(), out);
+}
+
+static ForwardUse forwardUse(const torch::jit::Module& m, const std::vector<c10::IValue>& in) {
+  ForwardUse u;
+  for (const auto& sub : m.modules()) {
+    for (const auto& p : sub.parameters(false)) { u.tensors.push_back(p); u.writes.push_back(false); }
+    bool training = sub.is_training();
+    for (const auto& b : sub.buffers(false)) { u.tensors.push_back(b); u.writes.push_back(training); }
+  }
+  u.nModule = u.tensors.size();
+  std::vector<at::Tensor> inputs;
+  for (const auto& v : in) collectTensors(v, inputs);
+  for (auto& t : inputs) { u.tensors.push_back(std::move(t)); u.writes.push_back(false); }
+  return u;
+}
+
+// A snapshot of the module tree's attribute slots (not of the tensors): a new object per module with
+// the same type and slot values. An async forward runs on it, so attribute swaps made on the JS thread
+// meanwhile (functionalCall, setattr) cannot reach a forward already started, which sees exactly the
+// parameters it was called with; the swap proceeds at once instead of being refused. In-place writes
+// to the shared tensors are what the storage lease refuses.
+static torch::jit::Module snapshot(const torch::jit::Module& m) {
+  auto obj = m._ivalue()->copy();
+  for (size_t i = 0; i < obj->slots().size(); i++) {
+    const auto& v = obj->getSlot(i);
+    if (v.isObject() && v.toObjectRef().type()->is_module()) obj->setSlot(i, snapshot(torch::jit::Module(v.toObject()))._ivalue());
+  }
+  return torch::jit::Module(obj);
+}
+
 static Napi::Value Forward(const Napi::CallbackInfo& info) {
   requireArgs(info, 2, "jitForward");
   auto& m = unwrapModule(info[0]);
-  return jsFromIValue(info.Env(), m.forward(inputsFrom(info[1])));
+  auto in = inputsFrom(info[1]);
+  auto use = forwardUse(m, in);
+  checkAccess(info.Env(), use.accesses(), "forward");
+  c10::IValue out;
+  try {
+    out = m.forward(std::move(in));
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw torchError(info.Env(), e.what_without_backtrace());
+  } catch (const std::exception& e) {  // TorchScript's own exceptions (raise in a scripted model)
+    throw torchError(info.Env(), e.what());
+  }
+  return jsFromIValue(info.Env(), out);
 }
 
 class ForwardWorker : public PromiseWorker {
  public:
-  ForwardWorker(Napi::Env env, torch::jit::Module m, std::vector<c10::IValue> in)
-      : PromiseWorker(env, "forward: "), m_(std::move(m)), in_(std::move(in)) {}
+  ForwardWorker(Napi::Env env, const torch::jit::Module& m, std::vector<c10::IValue> in)
+      : PromiseWorker(env, "forward: "), m_(snapshot(m)), in_(std::move(in)) {
+    stdExceptionsAreTorch_ = true;
+    auto use = forwardUse(m_, in_);
+    lease_.acquire(env, use.accesses(), "forward");
+  }
 
  protected:
   void run() override { out_ = m_.forward(in_); }
   Napi::Value result(Napi::Env env) override { return jsFromIValue(env, out_); }
+  void settled() override { lease_.release(); }
 
  private:
   torch::jit::Module m_;
   std::vector<c10::IValue> in_;
   c10::IValue out_;
+  BusyLease lease_;
 };
 
 static Napi::Value ForwardAsync(const Napi::CallbackInfo& info) {
@@ -140,6 +208,13 @@ static Napi::Value IsTraining(const Napi::CallbackInfo& info) {
 static Napi::Value To(const Napi::CallbackInfo& info) {
   requireArgs(info, 3, "jitTo");
   auto& m = unwrapModule(info[0]);
+  // Module.to replaces each tensor's data in place (set_data): pending work must not be using them.
+  std::vector<at::Tensor> ts;
+  for (const auto& p : m.parameters(true)) ts.push_back(p);
+  for (const auto& b : m.buffers(true)) ts.push_back(b);
+  std::vector<Access> acc;
+  for (const auto& t : ts) acc.push_back(Access{&t, true, "module.to: a parameter or buffer"});
+  checkAccess(info.Env(), acc, "module.to");
   bool hasDev = info[1].IsString(), hasType = info[2].IsNumber();
   if (hasDev && hasType) m.to(toDevice(info[1]), toScalarType(info[2]));
   else if (hasDev) m.to(toDevice(info[1]));

@@ -4,30 +4,39 @@
 #include "core/promise_worker.h"
 #include "ops/ivalue.h"
 #include <unordered_map>
-#include <unordered_set>
+#include <mutex>
 
 namespace sq {
 
 struct OpInfo {
   c10::OperatorHandle handle;
-  std::string name;
-  std::vector<bool> writes;         // per argument: mutated in place (Tensor(a!))
+  std::string name;                 // "aten::add.Tensor" (no trailing dot for the default overload)
+  std::vector<bool> writes;         // per argument: mutated in place (Tensor(a!), Tensor(a!)[])
   std::vector<bool> returnsAlias;   // per return: an in-place alias of an input (JS returns `this`)
 };
 
-// Tensors an async op is still reading or writing; touched only on the JS thread.
-static std::unordered_multiset<const c10::TensorImpl*> gBusy;
+static bool isWrite(const c10::AliasInfo* a) {
+  if (!a) return false;
+  if (a->isWrite()) return true;
+  for (const auto& c : a->containedTypes()) if (isWrite(&c)) return true;
+  return false;
+}
 
+// The operator cache is process-global (the dispatcher it mirrors is) and locked: worker_threads look
+// operators up concurrently. Entries are immutable once made and never freed, so a handle found by any
+// thread stays valid for the process' life.
 static OpInfo* lookup(Napi::Env env, const std::string& name, const std::string& overload) {
+  static std::mutex mutex;
   static std::unordered_map<std::string, std::unique_ptr<OpInfo>> cache;
   std::string key = name + "." + overload;
+  std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second.get();
   auto h = c10::Dispatcher::singleton().findSchema({name, overload});
   if (!h) throw Napi::Error::New(env, "no operator " + name + (overload.empty() ? "" : "." + overload) + " in this libtorch");
-  auto info = std::make_unique<OpInfo>(OpInfo{*h, key, {}, {}});
+  auto info = std::make_unique<OpInfo>(OpInfo{*h, overload.empty() ? name : key, {}, {}});
   const auto& schema = h->schema();
-  for (const auto& a : schema.arguments()) info->writes.push_back(a.alias_info() && a.alias_info()->isWrite());
+  for (const auto& a : schema.arguments()) info->writes.push_back(isWrite(a.alias_info()));
   for (const auto& r : schema.returns()) info->returnsAlias.push_back(r.alias_info() && r.alias_info()->isWrite());
   auto* raw = info.get();
   cache.emplace(key, std::move(info));
@@ -78,12 +87,26 @@ static torch::jit::Stack buildStack(const Napi::CallbackInfo& info, OpInfo* op, 
       throw Napi::TypeError::New(info.Env(), op->name + ": missing required argument '" + a.name() + "'");
     }
     stack.push_back(ivalueFromJs(v, a, op->name));
-    if (op->writes[i] && stack.back().isTensor() && gBusy.count(stack.back().toTensor().unsafeGetTensorImpl())) {
-      throw Napi::Error::New(info.Env(), op->name + ": argument '" + a.name() +
-                                             "' is in use by a pending async operation; await it before changing the tensor");
-    }
   }
   return stack;
+}
+
+// Every tensor in the stack (also inside Tensor[] and Tensor?[] lists), read or written per the schema.
+static std::vector<Access> accessesOf(OpInfo* op, const torch::jit::Stack& stack) {
+  const auto& args = op->handle.schema().arguments();
+  std::vector<Access> out;
+  for (size_t i = 0; i < stack.size() && i < args.size(); i++) {
+    const auto& v = stack[i];
+    auto what = [&] { return op->name + ": argument '" + args[i].name() + "'"; };
+    if (v.isTensor()) {
+      out.push_back(Access{&v.toTensor(), op->writes[i], what()});
+    } else if (v.isList()) {
+      for (const auto& e : v.toListRef()) {
+        if (e.isTensor()) out.push_back(Access{&e.toTensor(), op->writes[i], what()});
+      }
+    }
+  }
+  return out;
 }
 
 static Napi::Value results(Napi::Env env, OpInfo* op, torch::jit::Stack& stack) {
@@ -96,38 +119,38 @@ static Napi::Value results(Napi::Env env, OpInfo* op, torch::jit::Stack& stack) 
 }
 
 // callOp(op, ...args): runs the operator on this thread.
+// libtorch's errors become TorchErrors naming the operator.
 static Napi::Value CallOp(const Napi::CallbackInfo& info) {
   auto* op = unwrapOp(info, "callOp");
   auto stack = buildStack(info, op, 1, false);
-  op->handle.callBoxed(stack);
+  checkAccess(info.Env(), accessesOf(op, stack), op->name);
+  try {
+    op->handle.callBoxed(stack);
+  } catch (const c10::Error& e) {
+    throw torchError(info.Env(), e.what_without_backtrace(), op->name);
+  }
   return results(info.Env(), op, stack);
 }
 
 // The async form: the stack (which holds references to every input tensor, keeping them alive) runs on
 // a libuv worker thread with the caller's thread-local state (grad mode etc.); no N-API call is made
-// there. Mutated inputs are marked busy so the JS thread cannot change them meanwhile.
+// there. Every input's storage is leased (read or written, per the schema) until the op settles, so the
+// JS thread cannot change memory the op reads, nor touch memory it writes, through any view of it.
 class OpWorker : public PromiseWorker {
  public:
-  OpWorker(Napi::Env env, OpInfo* op, torch::jit::Stack stack) : PromiseWorker(env, op->name + ": "), op_(op), stack_(std::move(stack)) {
-    for (const auto& v : stack_) if (v.isTensor()) busy_.push_back(v.toTensor().unsafeGetTensorImpl());
-    for (auto* p : busy_) gBusy.insert(p);
+  OpWorker(Napi::Env env, OpInfo* op, torch::jit::Stack stack) : PromiseWorker(env, op->name + ": ", op->name), op_(op), stack_(std::move(stack)) {
+    lease_.acquire(env, accessesOf(op_, stack_), op_->name);
   }
 
  protected:
   void run() override { op_->handle.callBoxed(stack_); }
   Napi::Value result(Napi::Env env) override { return results(env, op_, stack_); }
-  void settled() override {
-    for (auto* p : busy_) {
-      auto it = gBusy.find(p);
-      if (it != gBusy.end()) gBusy.erase(it);
-    }
-    busy_.clear();
-  }
+  void settled() override { lease_.release(); }
 
  private:
   OpInfo* op_;
   torch::jit::Stack stack_;
-  std::vector<const c10::TensorImpl*> busy_;
+  BusyLease lease_;
 };
 
 static Napi::Value CallOpAsync(const Napi::CallbackInfo& info) {

@@ -29,6 +29,18 @@ static int64_t toInt(const Napi::Value& v, const c10::Argument& arg, const std::
   return toInt64(v, (op + ": argument '" + arg.name() + "'").c_str());
 }
 
+// A dtype / layout / memory-format code: an integer in [0, limit), else a typed error naming the
+// operator, the argument and the code.
+static int64_t enumCode(const Napi::Value& v, const c10::Argument& arg, const std::string& op, const char* kind, int64_t limit,
+                        const char* errorClass) {
+  int64_t code = toInt(v, arg, op);
+  if (code < 0 || code >= limit) {
+    throw typedError(v.Env(), errorClass, op + ": argument '" + arg.name() + "': unknown " + kind + " code " + std::to_string(code) +
+                                              " (libtorch's codes are 0.." + std::to_string(limit - 1) + ")");
+  }
+  return code;
+}
+
 static c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, const c10::Argument& arg, const std::string& op) {
   using K = c10::TypeKind;
   switch (type->kind()) {
@@ -61,10 +73,14 @@ static c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, const
       return v.As<Napi::String>().Utf8Value();
     case K::DeviceObjType:
       return toDevice(v, (op + ": argument '" + arg.name() + "'").c_str());
+    // Enum codes reach libtorch as bare integers, which it indexes tables with: an unknown one must be
+    // refused here (issue 9: aten::empty with dtype -1 or 999 crashed).
     case K::ScalarTypeType:
+      return enumCode(v, arg, op, "dtype", static_cast<int64_t>(c10::ScalarType::Undefined), "DTypeError");
     case K::LayoutType:
+      return enumCode(v, arg, op, "layout", static_cast<int64_t>(c10::Layout::NumOptions), "OptionError");
     case K::MemoryFormatType:
-      return toInt(v, arg, op);
+      return enumCode(v, arg, op, "memory format", static_cast<int64_t>(c10::MemoryFormat::NumOptions), "OptionError");
     case K::ListType: {
       auto elem = type->castRaw<c10::ListType>()->getElementType();
       auto ek = elem->kind();
@@ -122,7 +138,8 @@ static c10::IValue convert(const Napi::Value& v, const c10::TypePtr& type, const
 }
 
 c10::IValue ivalueFromJs(const Napi::Value& v, const c10::Argument& arg, const std::string& opName) {
-  return convert(v, arg.type(), arg, opName);
+  // real_type(): the schema type as written (ScalarType, Layout, ...); type() folds those into int.
+  return convert(v, arg.real_type(), arg, opName);
 }
 
 Napi::Value jsFromIValue(Napi::Env env, const c10::IValue& v) {

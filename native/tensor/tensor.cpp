@@ -48,6 +48,7 @@ static Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
 static Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
   requireArgs(info, 1, "toBuffer");
   at::Tensor t = unwrapTensor(info[0]);
+  checkRead(info.Env(), t, "toBuffer");
   if (t.unsafeGetTensorImpl()->is_wrapped_number() || !t.unsafeGetTensorImpl()->has_storage()) {
     throw Napi::Error::New(info.Env(), "toBuffer: this tensor has no plain storage (is it a functorch-wrapped tensor used outside its transform?)");
   }
@@ -78,6 +79,7 @@ static std::pair<uint8_t*, size_t> bytesOf(const Napi::Value& v, const char* fn)
 static Napi::Value CopyToBuffer(const Napi::CallbackInfo& info) {
   requireArgs(info, 2, "copyToBuffer");
   at::Tensor t = unwrapTensor(info[0]);
+  checkRead(info.Env(), t, "copyTo");
   auto [dst, len] = bytesOf(info[1], "copyToBuffer");
   if (len != t.nbytes()) {
     throw Napi::RangeError::New(info.Env(), "copyToBuffer: the tensor has " + std::to_string(t.nbytes()) + " bytes, the destination " + std::to_string(len));
@@ -92,6 +94,7 @@ static Napi::Value CopyToBuffer(const Napi::CallbackInfo& info) {
 static Napi::Value CopyFromBuffer(const Napi::CallbackInfo& info) {
   requireArgs(info, 2, "copyFromBuffer");
   at::Tensor t = unwrapTensor(info[0]);
+  checkWrite(info.Env(), t, "copyFrom");
   auto [src, len] = bytesOf(info[1], "copyFromBuffer");
   if (len != t.nbytes()) {
     throw Napi::RangeError::New(info.Env(), "copyFromBuffer: the tensor has " + std::to_string(t.nbytes()) + " bytes, the source " + std::to_string(len));
@@ -106,6 +109,7 @@ static Napi::Value Meta(const Napi::CallbackInfo& info) {
   requireArgs(info, 1, "meta");
   const at::Tensor& t = unwrapTensor(info[0]);
   Napi::Env env = info.Env();
+  checkRead(env, t, "meta");
   auto a = Napi::Array::New(env, 4);
   a.Set(0u, Napi::Number::New(env, static_cast<int>(t.scalar_type())));
   a.Set(1u, fromInt64Vector(env, t.sizes()));
@@ -117,6 +121,7 @@ static Napi::Value Meta(const Napi::CallbackInfo& info) {
 static Napi::Value Strides(const Napi::CallbackInfo& info) {
   requireArgs(info, 1, "strides");
   const at::Tensor& t = unwrapTensor(info[0]);
+  checkRead(info.Env(), t, "strides");
   auto a = fromInt64Vector(info.Env(), t.strides());
   return a;
 }
@@ -139,6 +144,7 @@ static Napi::Value StorageInfo(const Napi::CallbackInfo& info) {
 static Napi::Value Item(const Napi::CallbackInfo& info) {
   requireArgs(info, 1, "item");
   const at::Tensor& t = unwrapTensor(info[0]);
+  checkRead(info.Env(), t, "item");
   if (t.numel() != 1) {
     throw Napi::Error::New(info.Env(), "item: a tensor with " + std::to_string(t.numel()) +
                                            " elements cannot be converted to a number (needs exactly one)");
@@ -170,7 +176,9 @@ static Napi::Value IsTensor(const Napi::CallbackInfo& info) {
 static Napi::Value ToString(const Napi::CallbackInfo& info) {
   requireArgs(info, 1, "toString");
   std::ostringstream os;
-  os << unwrapTensor(info[0]);
+  const at::Tensor& t = unwrapTensor(info[0]);
+  checkRead(info.Env(), t, "toString");
+  os << t;
   return Napi::String::New(info.Env(), os.str());
 }
 

@@ -1,11 +1,19 @@
 // libtorch errors become JS Errors with libtorch's message; argument mistakes name the argument.
-import { tensor, callOp, callOpAsync, zeros, Tensor } from '../../lib';
+import { tensor, callOp, callOpAsync, zeros, Tensor, TorchError, BusyError } from '../../lib';
 
 describe('errors', () => {
   test('a libtorch shape error is a catchable Error with its message', () => {
     const a = zeros([2, 3]);
     const b = zeros([4, 5]);
     expect(() => a.matmul(b)).toThrow(/cannot be multiplied|size mismatch|shapes/);
+  });
+  test('a libtorch error is a TorchError naming the operator, its message libtorch\'s first line', () => {
+    let e: any;
+    try { callOp('aten::mm', '', zeros([2, 3]), zeros([4, 5])); } catch (x) { e = x; }
+    expect(e).toBeInstanceOf(TorchError);
+    expect(e.op).toBe('aten::mm');
+    expect(e.message.split('\n')[0]).toBe('mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)');
+    expect(e.status).toBe(500);
   });
   test('the process survives many errors', () => {
     for (let i = 0; i < 1000; i++) expect(() => zeros([2]).view([3])).toThrow();
@@ -50,12 +58,16 @@ describe('async ops', () => {
     expect(s.item()).toBe(10);
   });
   test('reject with libtorch\'s message', async () => {
-    await expect(zeros([2, 3]).matmulAsync(zeros([5, 5]))).rejects.toThrow(/aten::matmul.*(cannot be multiplied|shapes)/);
+    const e = await zeros([2, 3]).matmulAsync(zeros([5, 5])).catch((x) => x);
+    expect(e).toBeInstanceOf(TorchError);
+    expect(e.op).toBe('aten::matmul');
+    expect(e.message).toMatch(/^mat1 and mat2 shapes cannot be multiplied \(2x3 and 5x5\)/);
   });
   test('an in-place change of a tensor an async op is writing is refused until it settles', async () => {
     const a = zeros([256, 256]);
     const p = callOpAsync('aten::add_', 'Scalar', a, 1);
-    expect(() => a.mul_(2)).toThrow(/in use by a pending async operation/);
+    expect(() => a.mul_(2)).toThrow(BusyError);
+    expect(() => a.mul_(2)).toThrow(/aten::mul_.Scalar: argument 'self' is being written by a pending async operation/);
     await p;
     a.mul_(2);
     expect(a.sum().item()).toBe(256 * 256 * 2);
