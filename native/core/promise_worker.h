@@ -27,9 +27,14 @@ class PromiseWorker {
   }
 
  protected:
-  // errorPrefix: put before non-libtorch error messages. op: TorchError.op for libtorch errors.
+  // errorPrefix ("allReduce: "): put before non-libtorch error messages. op: TorchError.op for libtorch
+  // errors (whose message is libtorch's own, unprefixed); by default the prefix without its ": ".
   PromiseWorker(Napi::Env env, std::string errorPrefix, std::string op = "")
       : env_(env), prefix_(std::move(errorPrefix)), op_(std::move(op)), alive_(envData(env).alive) {
+    if (op_.empty()) {
+      op_ = prefix_;
+      while (!op_.empty() && (op_.back() == ' ' || op_.back() == ':')) op_.pop_back();
+    }
     NAPI_THROW_IF_FAILED_VOID(env_, napi_create_promise(env_, &deferred_, &promise_));
     napi_value name;
     NAPI_THROW_IF_FAILED_VOID(env_, napi_create_string_utf8(env_, "squisher", NAPI_AUTO_LENGTH, &name));

@@ -105,9 +105,9 @@ static Napi::Value Forward(const Napi::CallbackInfo& info) {
   } catch (const Napi::Error&) {
     throw;
   } catch (const c10::Error& e) {
-    throw torchError(info.Env(), e.what_without_backtrace());
+    throw torchError(info.Env(), e.what_without_backtrace(), "forward");
   } catch (const std::exception& e) {  // TorchScript's own exceptions (raise in a scripted model)
-    throw torchError(info.Env(), e.what());
+    throw torchError(info.Env(), e.what(), "forward");
   }
   return jsFromIValue(info.Env(), out);
 }

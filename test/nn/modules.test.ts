@@ -90,6 +90,7 @@ describe('Module mechanics', () => {
     // A TorchError whose first line is the real error, not the interpreter's generic banner.
     const e = await m.forwardAsync(tensor([[1, 2, 3]])).catch((x) => x);
     expect(e).toBeInstanceOf(TorchError);
+    expect(e.op).toBe('forward');
     expect(e.message.split('\n')[0]).toMatch(/^mat1 and mat2 shapes cannot be multiplied \(1x3 and 20x16\)$/);
     expect(e.message).toMatch(/The following operation failed in the TorchScript interpreter/);
     expect(() => m.forward(tensor([[1, 2, 3]]))).toThrow(/^mat1 and mat2 shapes cannot be multiplied/);
