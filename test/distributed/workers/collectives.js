@@ -8,14 +8,19 @@ const { ProcessGroup } = sq.distributed;
   const g = await ProcessGroup.init({ backend: 'gloo', timeoutMs: Number(process.env.TEST_TIMEOUT_MS || 20000) });
   const { rank, worldSize: W } = g;
   const a = sq.tensor([rank + 1, 10 * rank, 0.5], { dtype: 'float64' });
+  // The last rank arrives 1 s late; meanwhile the others' event loops keep running (timers tick).
+  if (rank === W - 1) await new Promise((r) => setTimeout(r, 1000));
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 50);
   await g.allReduce(a);
+  clearInterval(timer);
   const b = sq.tensor([[rank, rank], [rank, rank]], { dtype: 'float32' });
   await g.broadcast(b, W - 1);
   await g.barrier();
   // Not contiguous (a transpose): reduced through a contiguous copy, written back in place.
   const c = sq.tensor([[1, 2], [3, 4]]).t();
   await g.allReduce(c);
-  const res = { rank, W, sum: Array.from(a.toArray()), bcast: Array.from(b.toArray()), strided: Array.from(c.contiguous().toArray()) };
+  const res = { rank, W, sum: Array.from(a.toArray()), bcast: Array.from(b.toArray()), strided: Array.from(c.contiguous().toArray()), waitTicks: rank === W - 1 ? null : ticks };
   if (mode === 'ok') {
     console.log('RESULT ' + JSON.stringify(res));
     await g.destroy();
