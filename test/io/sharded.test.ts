@@ -128,7 +128,7 @@ describe('malformed shard indexes: CheckpointError naming the index file and the
     fs.writeFileSync(idx, f(JSON.parse(text).weight_map, text));
     return d;
   };
-  test('a missing shard', () => {
+  test('a missing shard', async () => {
     const d = copyOf('bert-bin');
     const idx = indexOf(d);
     const wm = JSON.parse(fs.readFileSync(idx, 'utf8')).weight_map;
@@ -136,6 +136,10 @@ describe('malformed shard indexes: CheckpointError naming the index file and the
     fs.unlinkSync(path.join(d, s));
     expect(() => load(d)).toThrow(CheckpointError);
     expect(() => load(d)).toThrow(new RegExp(`${path.basename(idx).replace(/\./g, '\\.')}: shard index: tensor '${k.replace(/\./g, '\\.')}' is in shard '${s}', which does not exist`));
+    // through the CLI: refused, and no output written
+    const out = path.join(tmpDir(), 'never.safetensors');
+    await expect(runCli('convert', d, out)).rejects.toThrow(/which does not exist/);
+    expect(fs.existsSync(out)).toBe(false);
   });
   test('a tensor listed twice', () => {
     const d = edit('bert-st', (wm, text) => text.replace('"weight_map": {', `"weight_map": {\n    "pooler.dense.bias": "${Object.values(wm)[0]}",`));
