@@ -119,7 +119,14 @@ export function load(input: CheckpointInput, opts: LoadOptions = {}): unknown {
  * running while a large checkpoint loads. Same result as load(); other formats load as load() does.
  */
 export async function loadAsync(file: CheckpointInput, opts: LoadOptions = {}): Promise<unknown> {
-  if (typeof file === 'string' && checkpointFormat(file) === 'torch') return loadTorchAsync(resolveCheckpoint(file).file, opts);
+  if (typeof file === 'string') {
+    const r = resolveCheckpoint(file);
+    if (r.kind === 'index') {
+      const ck = ShardedCheckpoint.open(r.file, opts);
+      try { return await ck.loadAllAsync(); } finally { ck.close(); }
+    }
+    if (checkpointFormat(r.file) === 'torch') return loadTorchAsync(r.file, opts);
+  }
   return load(file, opts);
 }
 

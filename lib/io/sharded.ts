@@ -14,8 +14,9 @@ import { DTYPE_SIZE, Tensor } from '../tensor';
 import { firstDuplicateKey } from './json-keys';
 import { readSafetensorsHeader, SafetensorsEntry } from './safetensors';
 import { CheckpointError, FileSource, Source } from './source';
-import { readTensorBytes } from './tensor-bytes';
-import { LoadOptions, MapLocation, TorchArchive, materialize, openArchive, sniff } from './torchsave';
+import { throwIfAborted } from '../errors';
+import { bytesAs, readTensorBytes } from './tensor-bytes';
+import { LoadOptions, MapLocation, TorchArchive, loadTorchAsync, materialize, openArchive, sniff } from './torchsave';
 import { flattenTree } from './tree';
 import { OrderedDict, TensorRef } from './values';
 
@@ -52,6 +53,8 @@ interface Shard {
   read(name: string, loc: MapLocation): Tensor;
   /** Reads `names` (all present), keeping storages shared where the shard shares them. */
   readAll(names: string[], loc: MapLocation): Map<string, Tensor>;
+  /** readAll with the bytes read on libuv worker threads (the JS thread stays free between tensors). */
+  readAllAsync(names: string[], loc: MapLocation, each: (name: string, i: number) => void): Promise<Map<string, Tensor>>;
   /** dtype, shape and bytes of a tensor, from the header (no data read). */
   describe(name: string): { dtype: string; shape: number[]; nbytes: number; storageBytes: number; storageKey?: string };
   close(): void;
@@ -87,6 +90,25 @@ class SafetensorsShard implements Shard {
     }
     return out;
   }
+  async readAllAsync(names: string[], loc: MapLocation, each: (name: string, i: number) => void): Promise<Map<string, Tensor>> {
+    const out = new Map<string, Tensor>();
+    try {
+      for (const n of names) {
+        each(n, out.size);
+        const e = this.entries.get(n)!;
+        const bytes = this.src.readTensorAsync ? await this.src.readTensorAsync(e.offset, e.nbytes) : null;
+        if (!bytes) { out.set(n, this.read(n, loc)); continue; }
+        const flat = bytesAs(bytes, e.dtype);
+        const t = flat.reshape(e.shape);
+        flat.dispose();
+        out.set(n, toDevice(t, loc));
+      }
+    } catch (err) {
+      for (const t of out.values()) t.dispose();
+      throw err;
+    }
+    return out;
+  }
   describe(name: string): ReturnType<Shard['describe']> {
     const e = this.entries.get(name)!;
     return { dtype: e.dtype, shape: e.shape, nbytes: e.nbytes, storageBytes: e.nbytes };
@@ -97,7 +119,9 @@ class SafetensorsShard implements Shard {
 class TorchShard implements Shard {
   private readonly archive: TorchArchive;
   private readonly refs = new Map<string, TensorRef>();
+  private readonly allowGlobals?: readonly string[];
   constructor(private readonly src: Source, opts: LoadOptions) {
+    this.allowGlobals = opts.allowGlobals;
     this.archive = openArchive(src, { allowGlobals: opts.allowGlobals });
     flattenTree(this.archive.root, (n, v) => { if (v instanceof TensorRef) this.refs.set(n, v); });
   }
@@ -109,6 +133,18 @@ class TorchShard implements Shard {
     // One materialize over the listed tensors: views of one storage read it once and stay shared.
     const od = new OrderedDict<string, unknown>(names.map((n) => [n, this.refs.get(n)!]));
     return materialize({ ...this.archive, root: od }, loc) as Map<string, Tensor>;
+  }
+  async readAllAsync(names: string[], loc: MapLocation, each: (name: string, i: number) => void): Promise<Map<string, Tensor>> {
+    // the whole shard with its storages read off-thread (loadTorchAsync), then only the listed tensors kept
+    each(names[0], 0);
+    const tree = await loadTorchAsync(this.src.name, { mapLocation: loc, allowGlobals: this.allowGlobals });
+    const all = new Map<string, Tensor>();
+    flattenTree(tree, (n, v) => { if (v instanceof Tensor) all.set(n, v); });
+    const out = new Map<string, Tensor>();
+    for (const n of names) out.set(n, all.get(n)!);
+    const keep = new Set(out.values());
+    for (const t of all.values()) if (!keep.has(t)) t.dispose();
+    return out;
   }
   describe(name: string): ReturnType<Shard['describe']> {
     const r = this.refs.get(name)!;
@@ -244,6 +280,39 @@ export class ShardedCheckpoint {
         this.shards.get(s)!.close();
         this.shards.delete(s);
       }
+    } catch (e) {
+      for (const t of got.values()) t.dispose();
+      throw e;
+    }
+    return new OrderedDict(this.keys().map((n) => [n, got.get(n)!]));
+  }
+
+  /**
+   * loadAll with the tensor bytes read on worker threads, so a service's event loop keeps turning while a
+   * large checkpoint loads; `signal` stops it between tensors (nothing read so far is kept), `onProgress`
+   * reports (tensors done, total, the tensor being read).
+   */
+  async loadAllAsync(opts: Pick<LoadOptions, 'mapLocation'> & {
+    signal?: AbortSignal; onProgress?: (done: number, total: number, name: string) => void;
+  } = {}): Promise<OrderedDict<string, Tensor>> {
+    const loc = opts.mapLocation ?? this.opts.mapLocation ?? 'cpu';
+    this.validate();
+    const got = new Map<string, Tensor>();
+    const total = this.map.size;
+    const each = (name: string, i: number): void => {
+      throwIfAborted(opts.signal, `loading ${this.file}`);
+      opts.onProgress?.(got.size + i, total, name);
+    };
+    try {
+      for (const s of this.shardFiles()) {
+        const names = this.keys().filter((n) => this.map.get(n) === s);
+        const part = await this.shard(s, names[0]).readAllAsync(names, loc, each);
+        for (const [n, t] of part) got.set(n, t);
+        this.shards.get(s)?.close();
+        this.shards.delete(s);
+      }
+      throwIfAborted(opts.signal, `loading ${this.file}`);
+      opts.onProgress?.(got.size, total, '');
     } catch (e) {
       for (const t of got.values()) t.dispose();
       throw e;

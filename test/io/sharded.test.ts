@@ -5,7 +5,8 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CheckpointError, ShardedCheckpoint, checkpointFormat, convert, inspect, load, loadStateDict } from '../../lib/io';
+import { CheckpointError, ShardedCheckpoint, checkpointFormat, convert, inspect, load, loadAsync, loadStateDict } from '../../lib/io';
+import { AbortError } from '../../lib/errors';
 import { native } from '../../lib/native';
 import { Tensor } from '../../lib/tensor';
 import { runCli } from '../helpers/cli';
@@ -50,6 +51,39 @@ print(json.dumps(sd['lm_head.weight'].data_ptr() == sd['transformer.wte.weight']
     [path.join(dir('gpt2-bin'), JSON.parse(fs.readFileSync(path.join(dir('gpt2-bin'), py['gpt2-bin'].index), 'utf8')).weight_map['lm_head.weight'])]);
     expect(shared).toBe(true);
     expect(native.storageInfo(sd.get('lm_head.weight')!.handle)[0]).toBe(native.storageInfo(sd.get('transformer.wte.weight')!.handle)[0]);
+  });
+});
+
+describe('loadAsync / loadAllAsync: the same tensors, bytes read on worker threads, cancellable', () => {
+  for (const name of ['bert-st', 'gpt2-bin']) {
+    test(`${name}: loadAsync(folder) equals Python's shards`, async () => {
+      expectPython(name, await loadAsync(dir(name)) as Map<string, Tensor>);
+    });
+  }
+  test('progress covers every tensor; the event loop turns during the load', async () => {
+    const ck = ShardedCheckpoint.open(dir('bert-st'));
+    const seen: number[] = [];
+    let ticks = 0;
+    const iv = setInterval(() => { ticks++; }, 0);
+    try {
+      const sd = await ck.loadAllAsync({ onProgress: (done, total) => { seen.push(done); expect(total).toBe(py['bert-st'].keys.length); } });
+      expect(sd.size).toBe(py['bert-st'].keys.length);
+    } finally {
+      clearInterval(iv);
+      ck.close();
+    }
+    expect(seen[seen.length - 1]).toBe(py['bert-st'].keys.length);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(ticks).toBeGreaterThan(0);
+  });
+  test('an AbortSignal stops it between tensors with an AbortError', async () => {
+    const ck = ShardedCheckpoint.open(dir('bert-st'));
+    const ac = new AbortController();
+    try {
+      await expect(ck.loadAllAsync({ signal: ac.signal, onProgress: (done) => { if (done === 3) ac.abort(); } })).rejects.toThrow(AbortError);
+    } finally {
+      ck.close();
+    }
   });
 });
 
