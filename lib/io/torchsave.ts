@@ -70,7 +70,10 @@ export function storageLoader(zip: ZipReader, prefix: string, storages: Map<stri
     const dtype: DType | undefined = c.name === 'UntypedStorage' ? 'uint8' : STORAGE_DTYPE[c.name];
     if (!dtype) bad(`storage type '${c.fullName}' (its dtype) is not supported`);
     if (typeof key !== 'string' || !/^[\w.-]{1,64}$/.test(key)) bad(`bad storage key ${JSON.stringify(key)}`);
-    if (typeof location !== 'string') bad(`storage '${key}': location is not a string`);
+    // torch restores only locations a device backend claims ('cpu', 'cuda:0', ...); any other text is refused there.
+    if (typeof location !== 'string' || !/^(cpu|mps|meta|(cuda|xpu|hpu|mtia|privateuseone)(:\d{1,4})?)$/.test(location)) {
+      bad(`storage '${String(key)}': location ${JSON.stringify(String(location)).slice(0, 40)} is not a device torch restores to`);
+    }
     if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) bad(`storage '${key}': bad element count ${String(numel)}`);
     const k = key as string;
     const seen = storages.get(k);

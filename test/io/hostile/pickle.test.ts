@@ -72,6 +72,9 @@ const agree: Record<string, Buffer> = {
   set_of_list: plain((p) => p.global('builtins', 'set').emptyList().mark().int(1).int(2).appends().tuple1().reduce()),
   persid_not_tuple: plain((p) => p.str('storage').persid()),
   persid_not_storage: plain((p) => p.mark().str('module').str('x').tuple().persid()),
+  persid_bogus_location: withTensor((p) => p.global('torch._utils', '_rebuild_tensor_v2').mark()
+    .mark().str('storage').global('torch', 'FloatStorage').str('0').str('nowhere').int(4).tuple().persid()
+    .int(0).mark().int(4).tuple().mark().int(1).tuple().bool(false).global('collections', 'OrderedDict').emptyTuple().reduce().tuple().reduce()),
   persid_missing_record: plain((p) => p.tensor('9', 4, [4], [1])),
   tensor_ok: withTensor((p) => p.tensor('0', 4, [2, 2], [2, 1])),
   tensor_out_of_storage: withTensor((p) => p.tensor('0', 4, [4], [2])),
