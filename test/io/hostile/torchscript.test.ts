@@ -31,6 +31,23 @@ for (const name of ['scripted', 'traced']) {
   });
 }
 
+for (const name of ['timm_scripted', 'hf_traced']) {
+  test(`${name}: a timm / transformers archive parses to what Python's loaded module holds`, () => {
+    const e = (expected as any)[name] as { params: [string, number[], number, number[]][]; buffers: [string, number[], number, number[]][] };
+    const sd = loadTorchScript(path.join(dir, `${name}.pt`));
+    const all = [...e.params, ...e.buffers];
+    expect([...sd.keys()]).toEqual(all.map(([k]) => k));
+    for (const [k, shape, sum, first] of all) {
+      const t = sd.get(k)!;
+      const f64 = t.to('float64');
+      expect([k, t.shape, f64.flatten().narrow(0, 0, first.length).toList()]).toEqual([k, shape, first]);
+      expect(Math.abs((f64.sum().item() as number) - sum)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(sum)));
+      f64.dispose();
+    }
+    for (const t of sd.values()) t.dispose();
+  });
+}
+
 test('the scripted case covers what it claims: a tied weight, BatchNorm buffers, ModuleList/ModuleDict, list attributes', () => {
   const names = expected.scripted.params.map(([k]) => k);
   expect(names).not.toContain('tied.weight');
