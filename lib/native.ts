@@ -64,6 +64,7 @@ export interface Native {
   jitSchema(m: Handle): string | null;
   // graph-level Fisher engine (native/fisher)
   fisherPlan(m: Handle, only: string[] | null): Handle;
+  fisherPlanAsync(m: Handle, only: string[] | null): Promise<Handle>;
   fisherPlanInfo(plan: Handle): { name: string; aliases: string[]; fallback: boolean; why: string; uses: string[] }[];
   fisherStep(plan: Handle, inputs: unknown[], y: Handle, o: object): number;
   fisherStepAsync(plan: Handle, inputs: unknown[], y: Handle, o: object): Promise<number>;

@@ -92,7 +92,12 @@ function describeEngine(info: ReturnType<typeof native.fisherPlanInfo>): { engin
 
 /** Runs the pass and returns the un-normalised sums; the caller normalises (and may all-reduce first). */
 export async function graphFisherSums(model: ScriptModule, data: FisherData, o: GraphPassOptions): Promise<FisherSums> {
-  const { handle } = graphPlan(model, o.params);
+  let handle: Handle;
+  try {
+    handle = o.thread === 'js' ? native.fisherPlan(model.native, o.params ?? null) : await native.fisherPlanAsync(model.native, o.params ?? null);
+  } catch (e) {
+    throw typedFisherError(e);
+  }
   const step = {
     variant: o.variant, task: o.task, samples: o.samples, shift: !!o.shift, ignoreIndex: o.ignoreIndex ?? -100,
     maxExactClasses: o.maxExactClasses ?? 1024, allowFallback: o.allowFallback,

@@ -36,6 +36,8 @@ std::shared_ptr<Plan> planOf(const Napi::Value& v) {
   return v.As<Napi::External<PlanBox>>().Data()->plan;
 }
 
+Napi::Value wrapPlan(Napi::Env env, std::shared_ptr<Plan> plan);
+
 // fisherPlan(module, onlyNames: string[] | null)
 Napi::Value MakePlan(const Napi::CallbackInfo& info) {
   requireArgs(info, 2, "fisherPlan");
@@ -50,9 +52,39 @@ Napi::Value MakePlan(const Napi::CallbackInfo& info) {
   } catch (const std::invalid_argument& e) {
     throw Napi::Error::New(info.Env(), e.what());
   }
-  auto ext = Napi::External<PlanBox>::New(info.Env(), new PlanBox{plan}, [](Napi::Env, PlanBox* b) { delete b; });
+  return wrapPlan(info.Env(), plan);
+}
+
+Napi::Value wrapPlan(Napi::Env env, std::shared_ptr<Plan> plan) {
+  auto ext = Napi::External<PlanBox>::New(env, new PlanBox{std::move(plan)}, [](Napi::Env, PlanBox* b) { delete b; });
   ext.TypeTag(&kPlanTag);
   return ext;
+}
+
+// Building a plan (copy, inline and analyse a large graph) takes tens of ms: off the JS thread too.
+class PlanWorker : public PromiseWorker {
+ public:
+  PlanWorker(Napi::Env env, torch::jit::Module m, std::vector<std::string> only) : PromiseWorker(env, ""), m_(std::move(m)), only_(std::move(only)) {}
+
+ protected:
+  void run() override { plan_ = buildPlan(m_, only_); }
+  Napi::Value result(Napi::Env env) override { return wrapPlan(env, std::move(plan_)); }
+
+ private:
+  torch::jit::Module m_;
+  std::vector<std::string> only_;
+  std::shared_ptr<Plan> plan_;
+};
+
+// fisherPlanAsync(module, onlyNames | null) -> Promise<plan>
+Napi::Value MakePlanAsync(const Napi::CallbackInfo& info) {
+  requireArgs(info, 2, "fisherPlanAsync");
+  std::vector<std::string> only;
+  if (info[1].IsArray()) {
+    auto a = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) only.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  }
+  return PromiseWorker::start(new PlanWorker(info.Env(), moduleOf(info[0]), std::move(only)));
 }
 
 // fisherPlanInfo(plan) -> [{ name, aliases, fallback, why, uses: [kind] }]
@@ -178,6 +210,7 @@ Napi::Value Sums(const Napi::CallbackInfo& info) {
 
 void initFisher(Napi::Env env, Napi::Object exports) {
   SQ_EXPORT(exports, "fisherPlan", MakePlan);
+  SQ_EXPORT(exports, "fisherPlanAsync", MakePlanAsync);
   SQ_EXPORT(exports, "fisherPlanInfo", PlanInfo);
   SQ_EXPORT(exports, "fisherStepAsync", StepAsync);
   SQ_EXPORT(exports, "fisherStep", StepSync);

@@ -1,15 +1,20 @@
 """Python side of scripts/bench/fisher.js (same models, same data, same thread count).
 
-  fisher.py setup DIR                      the MLP (784-1024-1024-10) and small CNN, scripted, + data (B=256)
-  fisher.py time DIR DEVICE THREADS REPS CHUNK   median ms of: one plain batched backward; torch.func vmap(grad)
-                                           per-sample gradients squared and summed (the empirical Fisher)
+  fisher.py setup DIR [MODELS]             each model as TorchScript (scripted MLP/CNN; traced timm resnet18, HF BERT
+                                           and GPT-2 from tiny configs), its eager weights and its data
+  fisher.py time DIR DEVICE THREADS REPS CHUNK MODELS   median ms of: one plain batched backward; torch.func
+                                           vmap(grad) per-sample gradients squared and summed (the empirical Fisher)
   fisher.py peak DIR DEVICE MODEL METHOD   peak memory of one run of METHOD (plain | func) over the loaded state
+
+Models: mlp (784-1024-1024-10, B=256), cnn (B=256), resnet18 (timm, eval, B=32, 3x64x64), bert (BERT-tiny:
+L=2, H=128, sequence classifier, B=16, T=128), gpt2 (L=2, H=128, vocab 1024, causal LM with tied head, B=16, T=128).
 """
 import json
 import os
 import statistics
 import sys
 import time
+import warnings
 
 import torch
 import torch.nn as nn
@@ -17,44 +22,92 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch.func import functional_call, grad, vmap
 
-B = 256
+warnings.filterwarnings("ignore")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+
+# name -> (batch, output selector, causal shift)
+SPEC = {"mlp": (256, None, False), "cnn": (256, None, False), "resnet18": (32, None, False), "bert": (16, "logits", False), "gpt2": (16, 0, True)}
 
 
-def models():
+class HFLogits(nn.Module):
+    def __init__(self, m, as_dict):
+        super().__init__()
+        self.m = m
+        self.as_dict = as_dict
+
+    def forward(self, ids):
+        logits = self.m(input_ids=ids).logits
+        return {"logits": logits} if self.as_dict else (logits,)
+
+
+def model(name):
     torch.manual_seed(0)
-    mlp = nn.Sequential(nn.Flatten(), nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
-    cnn = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
-                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
-    return {"mlp": mlp, "cnn": cnn}
+    if name == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    if name == "cnn":
+        return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+    from _hf import timm, transformers
+    if name == "resnet18":
+        return timm.create_model("resnet18", pretrained=False, num_classes=10)
+    if name == "bert":
+        cfg = transformers.BertConfig(vocab_size=1024, hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512,
+                                      max_position_embeddings=128, num_labels=4, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        cfg._attn_implementation = "eager"
+        return HFLogits(transformers.BertForSequenceClassification(cfg), True)
+    cfg = transformers.GPT2Config(vocab_size=1024, n_positions=128, n_embd=128, n_layer=2, n_head=2, use_cache=False,
+                                  bos_token_id=0, eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    cfg._attn_implementation = "eager"
+    return HFLogits(transformers.GPT2LMHeadModel(cfg), False)
 
 
-def setup(d):
-    os.makedirs(d, exist_ok=True)
-    for name, m in models().items():
-        torch.jit.script(m.eval()).save(os.path.join(d, f"{name}.jit.pt"))
-        m.load_state_dict({k: v for k, v in m.state_dict().items()})
-        torch.save(m.state_dict(), os.path.join(d, f"{name}.sd.pt"))
+def data(name):
     torch.manual_seed(1)
-    save_file({"x": torch.randn(B, 1, 28, 28), "y": torch.randint(0, 10, (B,))}, os.path.join(d, "data.safetensors"))
+    B = SPEC[name][0]
+    if name in ("mlp", "cnn"):
+        return torch.randn(B, 1, 28, 28), torch.randint(0, 10, (B,))
+    if name == "resnet18":
+        return torch.randn(B, 3, 64, 64), torch.randint(0, 10, (B,))
+    ids = torch.randint(0, 1024, (B, 128))
+    return ids, (torch.randint(0, 4, (B,)) if name == "bert" else ids.clone())
+
+
+def setup(d, names):
+    os.makedirs(d, exist_ok=True)
+    for name in names:
+        m = model(name).eval()
+        x, y = data(name)
+        jit = torch.jit.script(m) if name in ("mlp", "cnn") else torch.jit.trace(m, (x[:2],), strict=False, check_trace=False)
+        jit.save(os.path.join(d, f"{name}.jit.pt"))
+        torch.save(m.state_dict(), os.path.join(d, f"{name}.sd.pt"))
+        save_file({"x": x.contiguous(), "y": y.contiguous()}, os.path.join(d, f"{name}_data.safetensors"))
 
 
 def load(d, name, device):
-    m = models()[name]
+    m = model(name)
     m.load_state_dict(torch.load(os.path.join(d, f"{name}.sd.pt"), weights_only=True))
     m = m.to(device).eval()
-    data = load_file(os.path.join(d, "data.safetensors"))
-    return m, data["x"].to(device), data["y"].to(device)
+    dd = load_file(os.path.join(d, f"{name}_data.safetensors"))
+    return m, dd["x"].to(device), dd["y"].to(device)
 
 
-def methods(m, x, y, chunk):
+def nll(name, out, y):
+    _, output, shift = SPEC[name]
+    z = out if output is None else out[output]
+    if shift:
+        z, y = z[:, :-1], y[:, 1:]
+    return F.cross_entropy(z.reshape(-1, z.shape[-1]), y.reshape(-1), reduction="sum")
+
+
+def methods(name, m, x, y, chunk):
     params = {k: v.detach() for k, v in m.named_parameters()}
 
     def plain():
         m.zero_grad(set_to_none=True)
-        F.cross_entropy(m(x), y, reduction="sum").backward()
+        nll(name, m(x), y).backward()
 
     def loss1(p, xi, yi):
-        return F.cross_entropy(functional_call(m, p, (xi.unsqueeze(0),)), yi.unsqueeze(0), reduction="sum")
+        return nll(name, functional_call(m, p, (xi.unsqueeze(0),)), yi.unsqueeze(0))
 
     psg = vmap(grad(loss1), in_dims=(None, 0, 0), chunk_size=chunk)
 
@@ -70,13 +123,13 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_all(d, device, threads, reps, chunk):
+def time_all(d, device, threads, reps, chunk, names):
     torch.set_num_threads(threads)
     out = {}
-    for name in ("mlp", "cnn"):
+    for name in names:
         m, x, y = load(d, name, device)
         res = {}
-        for k, f in methods(m, x, y, chunk).items():
+        for k, f in methods(name, m, x, y, chunk).items():
             f(); sync(device)
             ts = []
             for _ in range(reps):
@@ -97,7 +150,7 @@ def rss(field):
 def peak(d, device, name, method):
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     m, x, y = load(d, name, device)
-    f = methods(m, x, y, int(os.environ.get("BENCH_CHUNK", "64")))[method]
+    f = methods(name, m, x, y, int(os.environ.get("BENCH_CHUNK", "64")))[method]
     if device.startswith("cuda"):
         torch.cuda.synchronize(); base = torch.cuda.memory_allocated(); torch.cuda.reset_peak_memory_stats()
         f(); torch.cuda.synchronize()
@@ -112,8 +165,8 @@ def peak(d, device, name, method):
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "setup":
-        setup(sys.argv[2]); print(json.dumps({"ok": True}))
+        setup(sys.argv[2], sys.argv[3].split(",") if len(sys.argv) > 3 else list(SPEC)); print(json.dumps({"ok": True}))
     elif mode == "time":
-        print(json.dumps(time_all(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))))
+        print(json.dumps(time_all(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7].split(","))))
     elif mode == "peak":
         print(json.dumps({"bytes": peak(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])}))
