@@ -20,7 +20,7 @@ test('--trainer-dir checkpoint-10/ --param-names names.json: every tensor is exp
   const out = path.join(tmpDir(), 'bert.safetensors');
   const r = await runCli('squisher', '--trainer-dir', R('hf_bert/checkpoint-10'), '--param-names', R('hf_bert/names.json'), '--out', out);
   expect(r.out).toMatch(/Squisher B\*v \(factor 4, adamw, step 10.*\) for 41 tensors; names: shapes: the only assignment/);
-  expect(r.err).toMatch(/B = 4 from trainer_state\.json train_batch_size/);
+  expect(r.err).toMatch(/B = 4 from trainer_state\.json train_batch_size 4 x training_args\.bin gradient_accumulation_steps 1 x processes 1/);
   const c = python(CHECK, [out, R('hf_bert/expected_B.safetensors')]);
   expect(c).toMatchObject({ same_names: true, bit_equal: true, batch: '4' });
   expect(c.groups.map((g: any) => g.weight_decay)).toEqual([0.01, 0]);

@@ -34,6 +34,13 @@ describe('Hugging Face Trainer checkpoint-10/ (tiny BERT, max_steps=10, decay / 
     expect(groups.map((g: any) => ({ lr: g.lr, betas: g.betas, weight_decay: g.weight_decay, params: g.params }))).toEqual(json('hf_bert/groups.json'));
     expect(groups[0].initial_lr).toBe(1e-3);
   });
+  test('gradient accumulation (training_args.bin, read as inert data): B = train_batch_size x accumulation steps x processes', () => {
+    const F = squisherFromTrainerDir(R('hf_bert/accum/checkpoint-3'));
+    sameAs(F, 'hf_bert/accum/expected_B8.safetensors');
+    expect(F.meta).toMatchObject({ batchSize: 8, gradientAccumulationSteps: 2, globalStep: 3 });
+    expect(F.meta.batchSizeFrom).toBe('trainer_state.json train_batch_size 4 x training_args.bin gradient_accumulation_steps 2 x processes 1');
+    expect(squisherFromTrainerDir(R('hf_bert/accum/checkpoint-3'), { batchSize: 3 }).meta).toMatchObject({ batchSize: 3, factor: 3 });
+  });
   test('pytorch_model.bin keeps the order: no names list needed; the metadata survives a save', () => {
     const F = squisherFromTrainerDir(R('hf_bert/bin'));
     sameAs(F, 'hf_bert/expected_B.safetensors');

@@ -42,7 +42,7 @@ export function registerSquisher(program: Command): void {
     .option('--param-names <file>', 'JSON: the parameter names in named_parameters() order, or {"groups": [[...], ...]} in the optimizer\'s id order')
     .option('--convention <name>', `how the param groups were built, when the shapes allow several mappings: ${CONVENTIONS.map((c) => c.name).join(' | ')}`)
     .option('--optimizer-index <i>', "which optimizer of a Lightning checkpoint's optimizer_states")
-    .option('--batch-size <B>', 'training batch size: output B·v (the paper\'s Squisher); with --trainer-dir, overrides train_batch_size')
+    .option('--batch-size <B>', 'training batch size: output B·v (the paper\'s Squisher); with --trainer-dir, overrides train_batch_size x gradient accumulation x processes')
     .option('--dataset-size <N>', 'data set size: output N·B·v (a Fisher summed over N examples, e.g. for EWC)')
     .option('--bias-correction', 'divide by 1 - beta2^step (Adam; RMSprop: 1 - alpha^step)')
     .option('--amsgrad', 'use max_exp_avg_sq (optimizers run with amsgrad=True)')
@@ -69,7 +69,7 @@ export function registerSquisher(program: Command): void {
           const m = F.meta;
           console.log(`${o.out}: Squisher ${m.scale} (factor ${m.factor ?? 'per tensor'}, ${m.optimizer}, step ${m.step}${m.beta2 !== undefined ? `, decay ${m.beta2}` : ''}${o.biasCorrection ? ', bias-corrected' : ''}) for ${F.size} tensors; names: ${m.mapping}`);
           if (m.aliases) console.log(`tied names (one tensor each): ${Object.entries(JSON.parse(String(m.aliases))).map(([a, c]) => `${a} = ${c}`).join(', ')}`);
-          if (m.batchSizeFrom) console.error(`note: B = ${m.batchSize} from ${m.batchSizeFrom}; pass --batch-size if the run accumulated gradients or used several devices`);
+          if (m.batchSizeFrom) console.error(`note: B = ${m.batchSize} from ${m.batchSizeFrom}; --batch-size overrides it`);
         }
       } finally {
         F.dispose();

@@ -1,12 +1,14 @@
 // The Squisher of a Hugging Face Trainer run, from its checkpoint-N/ folder as the Trainer saves it:
 // optimizer.pt (its two decay / no-decay groups), the model's weights (pytorch_model.bin keeps the
-// model's order; model.safetensors, what transformers 5 writes, does not: then the order must be given
-// with paramNames), trainer_state.json (train_batch_size = B per device x devices, global_step) and
-// config.json (recorded). The Trainer's grouping convention applies when the shapes alone allow more
+// model's order; model.safetensors, what transformers 5 writes, and shard indexes do not: then the order
+// must be given with paramNames), trainer_state.json (train_batch_size = per-device batch x DataParallel
+// GPUs, global_step), training_args.bin (gradient_accumulation_steps and the number of processes, read as
+// inert data: its classes are allowed by name and nothing in it is called) and config.json (recorded). The Trainer's grouping convention applies when the shapes alone allow more
 // than one mapping: a folder with trainer_state.json is evidence that the Trainer built the optimizer.
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointError } from '../../errors';
+import { load } from '../../io';
 import { FisherDiagonal } from '../result';
 import { squisher, SquisherOptions } from '../squisher';
 
@@ -20,6 +22,42 @@ export interface TrainerCheckpoint {
   globalStep?: number;
   modelType?: string;
   architectures?: string[];
+  /** From training_args.bin, when it could be read. */
+  gradientAccumulationSteps?: number;
+  numProcesses?: number;
+  /** Why training_args.bin could not be used (then B is train_batch_size alone). */
+  argsNote?: string;
+}
+
+/**
+ * The classes a Trainer's training_args.bin pickles (transformers 4.4x-5.x, accelerate 1.x). They are read as
+ * inert data (lib/io allowGlobals): their names are allowed, nothing named in the file is constructed or run.
+ */
+export const TRAINING_ARGS_GLOBALS = [
+  'transformers.training_args.TrainingArguments', 'transformers.training_args.OptimizerNames',
+  'transformers.trainer_utils.SchedulerType', 'transformers.trainer_utils.IntervalStrategy',
+  'transformers.trainer_utils.SaveStrategy', 'transformers.trainer_utils.HubStrategy',
+  'transformers.trainer_utils.FSDPOption', 'transformers.debug_utils.DebugOption',
+  'transformers.trainer_pt_utils.AcceleratorConfig', 'accelerate.state.PartialState',
+  'accelerate.utils.dataclasses.DistributedType',
+];
+
+function attrs(v: unknown): Map<unknown, unknown> | null {
+  const a = (v as { attrs?: unknown } | null)?.attrs;
+  return a instanceof Map ? a : null;
+}
+
+function trainingArgs(file: string): Pick<TrainerCheckpoint, 'gradientAccumulationSteps' | 'numProcesses' | 'argsNote'> {
+  let args: Map<unknown, unknown> | null;
+  try {
+    args = attrs(load(file, { allowGlobals: TRAINING_ARGS_GLOBALS }));
+  } catch (e) {
+    return { argsNote: `training_args.bin not read (${(e as Error).message.split('\n')[0].slice(0, 160)})` };
+  }
+  const ga = args?.get('gradient_accumulation_steps');
+  if (typeof ga !== 'number' || !(ga >= 1)) return { argsNote: 'training_args.bin has no gradient_accumulation_steps' };
+  const np = attrs(args!.get('distributed_state'))?.get('num_processes');
+  return { gradientAccumulationSteps: ga, ...(typeof np === 'number' && np >= 1 ? { numProcesses: np } : { argsNote: 'training_args.bin does not record the number of processes' }) };
 }
 
 function readJson(file: string): Record<string, unknown> {
@@ -37,12 +75,9 @@ export function trainerCheckpoint(dir: string): TrainerCheckpoint {
   const optimizer = at('optimizer.pt');
   if (!fs.existsSync(optimizer)) throw new CheckpointError(dir, 'has no optimizer.pt: was the run saved with save_only_model=True?');
   // pytorch_model.bin first: a torch.save state_dict keeps the model's parameter order
-  const model = ['pytorch_model.bin', 'model.safetensors'].map(at).find((f) => fs.existsSync(f));
-  if (!model) {
-    const index = ['model.safetensors.index.json', 'pytorch_model.bin.index.json'].find((f) => fs.existsSync(at(f)));
-    throw new CheckpointError(dir, index ? `holds sharded weights (${index}): pass the model with --model (or the API's model option)`
-      : 'has no model weights (pytorch_model.bin or model.safetensors)');
-  }
+  // (a shard index gives names and shapes, no order: paramNames is needed then, as for model.safetensors)
+  const model = ['pytorch_model.bin', 'model.safetensors', 'pytorch_model.bin.index.json', 'model.safetensors.index.json'].map(at).find((f) => fs.existsSync(f));
+  if (!model) throw new CheckpointError(dir, 'has no model weights (pytorch_model.bin, model.safetensors or a shard index)');
   const out: TrainerCheckpoint = { dir, optimizer, model };
   if (fs.existsSync(at('trainer_state.json'))) {
     const st = readJson(at('trainer_state.json'));
@@ -51,6 +86,8 @@ export function trainerCheckpoint(dir: string): TrainerCheckpoint {
   } else {
     throw new CheckpointError(dir, 'has no trainer_state.json: not a Trainer checkpoint folder (use --optimizer and --model)');
   }
+  if (fs.existsSync(at('training_args.bin'))) Object.assign(out, trainingArgs(at('training_args.bin')));
+  else out.argsNote = 'no training_args.bin';
   if (fs.existsSync(at('config.json'))) {
     const c = readJson(at('config.json'));
     if (typeof c.model_type === 'string') out.modelType = c.model_type;
@@ -65,18 +102,23 @@ export interface TrainerDirOptions extends SquisherOptions {
 }
 
 /**
- * The Squisher of a Trainer checkpoint folder. B defaults to trainer_state.json's train_batch_size (the
- * Trainer does not record gradient accumulation there: with accumulation, pass batchSize = per-step
- * batch x accumulation steps). When the shapes allow several mappings, the Trainer's
- * grouping decides (preferConvention 'hf-trainer').
+ * The Squisher of a Trainer checkpoint folder. B defaults to the examples behind one optimizer step:
+ * trainer_state.json's train_batch_size x gradient_accumulation_steps x processes (from training_args.bin;
+ * the loss the Trainer differentiates is the mean over all of them). When the shapes allow several
+ * mappings, the Trainer's grouping decides (preferConvention 'hf-trainer').
  */
 export function squisherFromTrainerDir(dir: string, o: TrainerDirOptions = {}): FisherDiagonal {
   const ck = trainerCheckpoint(dir);
-  const batchSize = o.batchSize ?? ck.trainBatchSize;
+  const batchSize = o.batchSize ?? (ck.trainBatchSize !== undefined ? ck.trainBatchSize * (ck.gradientAccumulationSteps ?? 1) * (ck.numProcesses ?? 1) : undefined);
   const F = squisher({ file: ck.optimizer, model: o.model ?? ck.model }, { ...o, batchSize, preferConvention: o.preferConvention ?? 'hf-trainer' });
   Object.assign(F.meta, {
     trainerDir: dir,
-    ...(o.batchSize === undefined && ck.trainBatchSize !== undefined ? { batchSizeFrom: 'trainer_state.json train_batch_size (gradient accumulation not recorded)' } : {}),
+    ...(o.batchSize === undefined && ck.trainBatchSize !== undefined ? {
+      batchSizeFrom: `trainer_state.json train_batch_size ${ck.trainBatchSize}` +
+        (ck.gradientAccumulationSteps !== undefined ? ` x training_args.bin gradient_accumulation_steps ${ck.gradientAccumulationSteps}` : '') +
+        (ck.numProcesses !== undefined ? ` x processes ${ck.numProcesses}` : '') + (ck.argsNote ? ` (${ck.argsNote})` : ''),
+    } : {}),
+    ...(ck.gradientAccumulationSteps !== undefined ? { gradientAccumulationSteps: ck.gradientAccumulationSteps } : {}),
     ...(ck.globalStep !== undefined ? { globalStep: ck.globalStep } : {}),
     ...(ck.modelType ? { modelType: ck.modelType } : {}),
     ...(ck.architectures ? { architectures: ck.architectures.join(',') } : {}),
