@@ -10,6 +10,21 @@ const lt = require('./install/libtorch');
 // CPU torch; the fixtures guard that import the same way (scripts/fixtures/_hf.py). Without the guard the
 // check fails on every run and pip is called every time.
 const TORCHVISION_GUARD = "import sys, types; sys.modules.setdefault('torchvision._meta_registrations', types.ModuleType('x'))";
+// Which of mods the interpreter cannot import, in one process (each import of transformers or timm loads
+// torch again: one process per module cost seconds on every test and benchmark run).
+function missingModules(py, mods) {
+  const code = `${TORCHVISION_GUARD}
+import importlib, json
+missing = []
+for m in ${JSON.stringify(mods)}:
+    try: importlib.import_module(m)
+    except Exception: missing.append(m)
+print(json.dumps(missing))`;
+  const r = spawnSync(py, ['-c', code], { encoding: 'utf8' });
+  if (r.status !== 0) return mods;
+  try { return JSON.parse(r.stdout.trim().split('\n').pop()); } catch (_) { return mods; }
+}
+
 function hasModules(py, mods) {
   const r = spawnSync(py, ['-c', [TORCHVISION_GUARD, ...mods.map((m) => `import ${m}`)].join(';')], { encoding: 'utf8' });
   return r.status === 0;
@@ -35,7 +50,7 @@ function findPython() {
 const ORACLE_PACKAGES = ['safetensors', 'numpy', 'transformers', 'timm', 'huggingface_hub', 'accelerate'];
 function ensureOracle() {
   const py = findPython();
-  const missing = ORACLE_PACKAGES.filter((m) => !hasModules(py, [m]));
+  const missing = missingModules(py, ORACLE_PACKAGES);
   if (missing.length) {
     process.stderr.write(`squisher tests: installing ${missing.join(', ')} for ${py}\n`);
     const r = spawnSync(py, ['-m', 'pip', 'install', ...missing], { stdio: 'inherit' });
