@@ -2,7 +2,12 @@
 // CUDA check of the Fisher engine (run by scripts/gpu/check.sh on a CUDA machine, from dist/): every
 // variant on both engines against the torch.func references of scripts/fixtures/fisher.py (made here
 // if missing), per-sample gradients, the Squisher from a state loaded onto the GPU, no memory left
-// behind; then the benchmark (scripts/bench/fisher.js --device cuda) for the README's CUDA ratios.
+// behind; the graph engine on the models of scripts/fixtures/real_models.py (timm resnet18, HF BERT and
+// GPT-2 traced, the tied Sequential, control flow, unsupported ops) on CUDA against their float64
+// torch.func references; then the benchmark (scripts/bench/fisher.js --device cuda: resnet18, BERT-tiny,
+// GPT-2-tiny, time against torch.func on the same GPU) for the README's CUDA ratios.
+// resnet18's convolutions run on cuDNN, which may use TF32 (libtorch's default for convolutions): its
+// tolerance is 1e-3; every other model's 1e-4.
 // The mc variant draws from the CUDA generator, whose stream differs from the CPU one the references
 // used, so on CUDA it is checked as fast path == vmap path with the same seed instead.
 const fs = require('fs');
@@ -24,6 +29,13 @@ if (!fs.existsSync(path.join(fx, 'fisher_ref.json'))) {
   if (r.status !== 0) { console.error(r.stderr); process.exit(1); }
 }
 const ref = JSON.parse(fs.readFileSync(path.join(fx, 'fisher_ref.json'), 'utf8'));
+let rfx = fx;
+if (!fs.existsSync(path.join(rfx, 'real_models.json'))) {
+  rfx = fs.mkdtempSync(path.join(os.tmpdir(), 'fisher-real-'));
+  const r = spawnSync(process.env.SQUISHER_PYTHON || findPython(), [path.join(ROOT, 'scripts', 'fixtures', 'real_models.py'), rfx], { encoding: 'utf8', cwd: path.join(ROOT, 'scripts', 'fixtures') });
+  if (r.status !== 0) { console.error(r.stderr); process.exit(1); }
+}
+const real = JSON.parse(fs.readFileSync(path.join(rfx, 'real_models.json'), 'utf8'));
 const fromJson = (j, device) => (j.dtype === 'int64'
   ? sq.tensor(BigInt64Array.from(j.data.map(BigInt)), { shape: j.shape, device })
   : sq.tensor(j.data, { dtype: j.dtype, shape: j.shape, device }));
@@ -54,6 +66,32 @@ const check = (name, err, tol) => { const ok = err <= tol; report.checks.push({ 
     const g = sq.perSampleGrads(m, x.narrow(0, 0, 6), y.narrow(0, 0, 6), { loss: r.task === 'classification' ? 'cross_entropy' : 'nll_gaussian' });
     check(`${name} perSampleGrads vs torch.func`, Math.max(...[...g].map(([k, t]) => rel(t, fromJson(r.per_sample[k])))), 1e-4);
     sq.dispose(g); x.dispose(); y.dispose();
+  }
+  // the graph engine on real models, on the device, against the float64 references (computed on CPU)
+  for (const [name, c] of Object.entries(real.cases)) {
+    const m = sq.ScriptModule.load(path.join(rfx, `real_${name}.jit.pt`), { device: DEV });
+    const d = sq.loadSafetensors(path.join(rfx, `real_${name}_data.safetensors`), { device: DEV });
+    const refs = sq.loadSafetensors(path.join(rfx, `real_${name}_ref.safetensors`));
+    const o = { batchSize: real.batch, samples: real.k, seed: real.seed, device: DEV, output: c.output ?? undefined, shift: c.shift };
+    for (const variant of c.variants) {
+      if (variant === 'mc' && CUDA) continue;  // the CUDA generator's draws differ from the CPU references'
+      const t0 = Date.now();
+      const F = await sq.fisherDiagonal(m, { x: d.get('x'), y: d.get('y') }, { ...o, variant });
+      const ms = Date.now() - t0;
+      const norms = c.checked.map((k) => refs.get(`${variant}/${k}`).norm().item());
+      const floor = 1e-6 * Math.max(...norms);  // zero-Fisher parameters (BERT's key bias) against the model's scale
+      const worst = Math.max(...c.checked.map((k, i) => sq.tidy(() => F.get(k).to('float64').cpu().sub(refs.get(`${variant}/${k}`)).norm().item()) / Math.max(norms[i], floor)));
+      const keys = JSON.stringify([...F.keys()]) === JSON.stringify(c.params) ? 0 : 1;
+      check(`real ${name} ${variant} graph engine vs torch.func (${ms} ms; ${String(F.meta.engine).slice(0, 60)})`, worst + keys, name === 'resnet18' && CUDA ? 1e-3 : 1e-4);
+      F.dispose();
+    }
+    if (CUDA && c.variants.includes('mc')) {
+      const a = await sq.fisherDiagonal(m, { x: d.get('x'), y: d.get('y') }, { ...o, variant: 'mc' });
+      const b = await sq.fisherDiagonal(m, { x: d.get('x'), y: d.get('y') }, { ...o, variant: 'mc', engine: 'vmap' });
+      check(`real ${name} mc graph == vmap (CUDA generator)`, Math.max(...[...b].map(([k, t]) => rel(a.get(k), t))), 1e-4);
+      a.dispose(); b.dispose();
+    }
+    sq.dispose(d); sq.dispose(refs);
   }
   const opt = JSON.parse(fs.readFileSync(path.join(fx, 'fisher_opt.json'), 'utf8'));
   const sd = sq.load(path.join(fx, 'fisher_opt_adam.pt'), { mapLocation: DEV });
