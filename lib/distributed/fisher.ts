@@ -97,7 +97,9 @@ export async function distributedFisher(model: Module, data: FisherData | Safete
   } catch (e) {
     F?.dispose();
     // Leaving the group closes this rank's connections, so the others fail now rather than at their timeout.
-    if (owned) await g.destroy().catch(() => undefined);
+    // A failure of this rank's own (not a collective's): tell the others why and leave, so they stop now.
+    if (!(e instanceof DistributedError)) await g.abort((e as Error)?.message ?? String(e)).catch(() => undefined);
+    else if (owned) await g.destroy().catch(() => undefined);
     throw e;
   } finally {
     if (owned && !g.destroyed) await g.destroy();

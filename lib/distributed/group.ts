@@ -108,6 +108,22 @@ export class ProcessGroup {
 
   get destroyed(): boolean { return this.h === null; }
 
+  /**
+   * Leaves the group because this rank failed on its own (not in a collective): records why in the store,
+   * where the others' diagnosis finds it, then leaves, which closes this rank's connections so the others
+   * fail at once instead of at their timeout. The group cannot be used afterwards (as after any failure).
+   */
+  async abort(reason: string): Promise<void> {
+    const h = this.h;
+    if (!h) return;
+    if (!this.failure) {
+      try {
+        await withDeadline(c10d.blame(h, `${this.rank}|failed: ${reason.replace(/\s+/g, ' ').slice(0, 2000)}`), 5000, () => new Error('blame timed out'));
+      } catch { /* the store is gone: the others will see this rank's heartbeat stop */ }
+    }
+    await this.destroy();
+  }
+
   private collective(what: string, call: (h: GroupHandle) => Promise<void>): Promise<void> {
     const next = this.queue.then(async () => {
       if (this.failure) throw this.failure;

@@ -52,6 +52,7 @@ export async function distributedMerge(models: TensorSource[], fishers: TensorSo
     return res;
   } catch (e) {
     // Leaving the group closes this rank's connections, so the others fail now rather than at their timeout.
+    // (A rank's own failure while making its shard is reported to every rank by writeSharded.)
     if (owned) await g.destroy().catch(() => undefined);
     throw e;
   } finally {

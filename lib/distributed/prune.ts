@@ -11,7 +11,7 @@ import { noGrad } from '../autograd';
 import { TensorSource } from '../apps/merge';
 import { pruneMasks, PruneMethod, PruneScope, saliency } from '../apps/prune';
 import { checkFraction } from '../apps/named';
-import { OptionError } from '../errors';
+import { DistributedError, OptionError } from '../errors';
 import { callOp, onesLike, tensor, tidy } from '../tensor';
 import { manualSeed } from '../device';
 import { Tensor } from '../tensor/tensor';
@@ -61,15 +61,39 @@ export async function distributedPrune(model: TensorSource, fisher: TensorSource
     if (o.seed !== undefined) manualSeed(o.seed + g.rank);
     await writeSharded(g, names, o, async (mine) => {
       res.mine = mine;
-      const params = new Map(mine.map((n) => [n, model.get(n)]));
-      const isPrunable = (n: string, t: Tensor): boolean =>
-        Array.isArray(o.prunable) ? o.prunable.includes(n) : o.prunable ? o.prunable.test(n) : /(^|\.)weight$/.test(n) && t.ndim >= 2;
-      const pr = mine.filter((n) => isPrunable(n, params.get(n)!));
-      const fishers = new Map(method === 'fisher' ? pr.map((n) => [n, fisher!.get(n)]) : []);
+      const params = new Map<string, Tensor>();
+      const fishers = new Map<string, Tensor>();
+      const keys = new Map<string, Tensor>();
       try {
+        // Reading and scoring can fail on one rank (a missing or misshapen Fisher): every rank says how it
+        // went before the global threshold's collectives start, so no rank waits on collectives that differ.
+        let err: unknown = null;
+        let pr: string[] = [];
+        try {
+          for (const n of mine) params.set(n, model.get(n));
+          const isPrunable = (n: string, t: Tensor): boolean =>
+            Array.isArray(o.prunable) ? o.prunable.includes(n) : o.prunable ? o.prunable.test(n) : /(^|\.)weight$/.test(n) && t.ndim >= 2;
+          pr = mine.filter((n) => isPrunable(n, params.get(n)!));
+          if (method === 'fisher') for (const n of pr) fishers.set(n, fisher!.get(n));
+          if (scope === 'global') {
+            for (const n of pr) {
+              const s = saliency(method, params.get(n)!, fishers.get(n));
+              keys.set(n, noGrad(() => keysOf(s)));
+              s.dispose();
+            }
+          }
+        } catch (e) { err = e; }
+        if (scope === 'global') {
+          const flags = tensor(Array.from({ length: g.worldSize }, (_, i) => (i === g.rank && err ? 1 : 0)), { dtype: 'float64' });
+          await g.allReduce(flags);
+          const bad = Array.from(flags.toArray() as Float64Array).findIndex((v) => v > 0);
+          flags.dispose();
+          if (err) throw err;
+          if (bad >= 0) throw new DistributedError(`rank ${bad} could not read or score its tensors (see its message); nothing was written`, bad);
+        } else if (err) throw err;
         const masks = scope === 'layer'
-          ? pr.length ? pruneMasks(params, { sparsity: o.sparsity, method, scope: 'layer', prunable: pr, fisher: fishers, seed: undefined }) : new Map<string, Tensor>()
-          : await globalMasks(g, names, pr, params, fishers, method, o.sparsity);
+          ? pr.length ? pruneMasks(params, { sparsity: o.sparsity, method, scope: 'layer', prunable: pr, fisher: fishers }) : new Map<string, Tensor>()
+          : await globalMasks(g, names, keys, params, o.sparsity);
         const out = new Map<string, Tensor>();
         for (const [n, p] of params) {
           const m = masks.get(n);
@@ -80,6 +104,7 @@ export async function distributedPrune(model: TensorSource, fisher: TensorSource
       } finally {
         for (const t of params.values()) t.dispose();
         for (const t of fishers.values()) t.dispose();
+        for (const t of keys.values()) t.dispose();
       }
     });
     const c = tensor([res.removed, res.prunable], { dtype: 'float64' });
@@ -88,6 +113,7 @@ export async function distributedPrune(model: TensorSource, fisher: TensorSource
     c.dispose();
     return res;
   } catch (e) {
+    // (A rank's own failure while making its shard is reported to every rank by writeSharded.)
     if (owned) await g.destroy().catch(() => undefined);
     throw e;
   } finally {
@@ -96,14 +122,7 @@ export async function distributedPrune(model: TensorSource, fisher: TensorSource
 }
 
 /** Masks (true = keep) for this rank's prunable tensors so that the k lowest scores over all ranks go. */
-async function globalMasks(g: ProcessGroup, names: string[], pr: string[], params: Map<string, Tensor>, fishers: Map<string, Tensor>,
-  method: PruneMethod, sparsity: number): Promise<Map<string, Tensor>> {
-  const keys = new Map(pr.map((n) => {
-    const s = saliency(method, params.get(n)!, fishers.get(n));
-    const k = noGrad(() => keysOf(s));
-    s.dispose();
-    return [n, k] as const;
-  }));
+async function globalMasks(g: ProcessGroup, names: string[], keys: Map<string, Tensor>, params: Map<string, Tensor>, sparsity: number): Promise<Map<string, Tensor>> {
   const sumAll = async (vals: number[]): Promise<number[]> => {
     const t = tensor(vals, { dtype: 'float64' });
     await g.allReduce(t);
@@ -112,7 +131,7 @@ async function globalMasks(g: ProcessGroup, names: string[], pr: string[], param
     return v;
   };
   const countLe = (mid: number): number => { let c = 0; for (const k of keys.values()) { const b = k.le(mid); c += b.countNonzero(); b.dispose(); } return c; };
-  try {
+  {
     const [total] = await sumAll([[...keys.values()].reduce((a, k) => a + k.numel, 0)]);
     const k = Math.round(sparsity * total);
     const masks = new Map<string, Tensor>();
@@ -143,7 +162,5 @@ async function globalMasks(g: ProcessGroup, names: string[], pr: string[], param
       })));
     }
     return masks;
-  } finally {
-    for (const t of keys.values()) t.dispose();
   }
 }

@@ -24,6 +24,17 @@ test('a rank killed mid-run: the others fail naming it, and no output is written
   expect(fs.readdirSync(dir)).toEqual([]);
 });
 
+test('a rank that fails on its own data: the others stop at once (not at the 20 s timeout) with its message', async () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'F.safetensors');
+  const r = await runRanks(2, 'fisher-fault.js', [path.dirname(fixture('dist/cnn.jit.pt')), out, 'throw']);
+  expect(r.results[1].error.message).toMatch(/classification needs integer class labels/);
+  expect(r.results[0].error).toMatchObject({ name: 'DistributedError', rank: 1 });
+  expect(r.results[0].error.message).toMatch(/rank 1 failed: (fisherDiagonal: )?classification needs integer class labels/);
+  expect(r.results[0].ms).toBeLessThan(15_000);
+  expect(fs.readdirSync(dir)).toEqual([]);
+});
+
 test('Ctrl-C on the launcher stops every worker; nothing is written', async () => {
   const dir = tmpDir();
   manualSeed(3);
