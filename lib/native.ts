@@ -65,7 +65,7 @@ export interface Native {
   // graph-level Fisher engine (native/fisher)
   fisherPlan(m: Handle, only: string[] | null): Handle;
   fisherPlanAsync(m: Handle, only: string[] | null): Promise<Handle>;
-  fisherPlanInfo(plan: Handle): { name: string; aliases: string[]; fallback: boolean; why: string; uses: string[] }[];
+  fisherPlanInfo(plan: Handle): { name: string; aliases: string[]; fallback: boolean; why: string; how: string; uses: string[] }[];
   fisherStep(plan: Handle, inputs: unknown[], y: Handle, o: object): number;
   fisherStepAsync(plan: Handle, inputs: unknown[], y: Handle, o: object): Promise<number>;
   fisherSums(plan: Handle): [string, Handle][];

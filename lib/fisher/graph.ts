@@ -78,7 +78,7 @@ function describeEngine(info: ReturnType<typeof native.fisherPlanInfo>): { engin
   const fallbacks: string[] = [];
   for (const p of info) {
     if (p.fallback) {
-      perParameter[p.name] = `fallback: ${p.why}`;
+      perParameter[p.name] = `fallback${p.how ? ` (${p.how})` : ''}: ${p.why}`;
       fallbacks.push(`${p.name}: ${p.why}`);
     } else {
       const counts = new Map<string, number>();

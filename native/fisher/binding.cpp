@@ -102,6 +102,7 @@ Napi::Value PlanInfo(const Napi::CallbackInfo& info) {
     o.Set("aliases", al);
     o.Set("fallback", p.fallback);
     o.Set("why", p.why);
+    o.Set("how", p.how);
     auto us = Napi::Array::New(env);
     for (uint32_t k = 0; k < p.uses.size(); k++) us.Set(k, plan->uses[p.uses[k].first].kind);
     o.Set("uses", us);

@@ -19,6 +19,7 @@ struct Param {
   std::vector<std::pair<size_t, std::string>> uses;  // (use index, role)
   bool fallback = false;
   std::string why;                   // why it takes the fallback (empty on the fast path)
+  std::string how;                   // how the fallback ran: "vmapped backward" or "one backward per sample"
   at::Tensor acc;                    // Σ of squared per-sample gradients so far
 };
 

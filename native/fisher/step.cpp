@@ -3,8 +3,12 @@
 // parameter with one use takes its rule's direct Σ g² when it has one; a parameter with several uses
 // (tied weights, a layer applied twice) sums its per-sample gradients over the uses before squaring,
 // Σ_n (Σ_uses g_{n,use})², in sample chunks bounded by memory. Fallback parameters get exact per-sample
-// gradients from one backward per sample of the per-sample loss vector, for that parameter alone.
+// gradients from the per-sample loss vector, for those parameters alone: one backward whose output
+// gradients are rows of the identity, batched by functorch's vmap (what autograd.grad's is_grads_batched
+// does), in chunks; where a backward op has no batching rule, one backward per sample.
 #include "fisher/engine.h"
+#include <ATen/functorch/BatchedTensorImpl.h>
+#include <ATen/functorch/DynamicLayer.h>
 
 namespace sq::fisher {
 
@@ -33,6 +37,55 @@ static void accumulateFast(Param& p, const std::vector<Use>& uses, const std::ve
     }
     p.acc.add_(g.square().sum(0), scale);
   }
+}
+
+// Per-sample gradients of the fallback parameters by one vmapped backward per chunk of samples; false
+// (nothing accumulated) when functorch cannot batch some backward op.
+static bool batchedFallback(std::vector<Param*>& fb, const std::vector<at::Tensor>& leaves, const at::Tensor& l, int64_t N, double scale) {
+  using namespace at::functorch;
+  int64_t bytes = 0;
+  for (auto* prm : fb) bytes += prm->acc.numel() * prm->acc.element_size();
+  int64_t c = chunkFor(bytes * 3, N);
+  std::vector<std::vector<at::Tensor>> parts;  // per chunk, per leaf: [count, *shape] (undefined: unused)
+  auto depth = getDynamicLayerStack().size();
+  try {
+    for (int64_t s = 0; s < N; s += c) {
+      int64_t n = std::min(c, N - s);
+      auto eye = at::eye(N, l.options()).narrow(0, s, n).contiguous();
+      int64_t level = initAndPushDynamicLayer(TransformType::Vmap, c10::SymInt(n), RandomnessType::Error);
+      std::vector<at::Tensor> gs;
+      {
+        auto go = addBatchDim(eye, 0, level);
+        gs = torch::autograd::grad({l}, leaves, {go}, true, false, true);
+        for (auto& g : gs) {
+          if (!g.defined()) continue;
+          const auto* b = maybeGetBatchedImpl(g);
+          if (b && b->level() == level) {
+            g = b->value().movedim(b->bdim(), 0);
+          } else {
+            auto sizes = g.sizes().vec();
+            sizes.insert(sizes.begin(), n);
+            g = g.unsqueeze(0).expand(sizes);
+          }
+        }
+      }
+      popDynamicLayerAndDeleteMetadata();
+      parts.push_back(std::move(gs));
+    }
+  } catch (const std::exception&) {
+    while (getDynamicLayerStack().size() > depth) popDynamicLayerAndDeleteMetadata();
+    return false;
+  }
+  at::NoGradGuard ng;
+  for (auto& gs : parts) {
+    size_t k = 0;
+    for (auto* prm : fb) {
+      at::Tensor g;
+      for (size_t i = 0; i < prm->leaves.size(); i++, k++) if (gs[k].defined()) g = g.defined() ? g.add(gs[k]) : gs[k];
+      if (g.defined()) prm->acc.add_(g.square().sum(0), scale);
+    }
+  }
+  return true;
 }
 
 int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& y0, const StepOptions& o) {
@@ -113,6 +166,11 @@ int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& 
       for (auto& lf : prm.leaves) leaves.push_back(lf);
     }
     if (fb.empty()) continue;
+    if (batchedFallback(fb, leaves, l, N, t.scale)) {
+      for (auto* prm : fb) if (prm->how.empty()) prm->how = "vmapped backward";
+      continue;
+    }
+    for (auto* prm : fb) prm->how = "one backward per sample";
     for (int64_t n = 0; n < N; n++) {
       auto gs = torch::autograd::grad({l.select(0, n)}, leaves, {}, true, false, true);
       at::NoGradGuard ng;

@@ -74,13 +74,13 @@ test('tied weights: one entry, both uses on the fast path (the issue: 8 keys, 0.
 
 test('meta lists which parameters took the per-parameter fallback and why; the rest stay fast', async () => {
   const c = await perParameter('control');
-  expect(c['gate.weight']).toMatch(/^fallback: used inside control flow \(prim::Loop body/);
-  expect(c['branch.bias']).toMatch(/^fallback: used inside control flow \(prim::If body/);
+  expect(c['gate.weight']).toMatch(/^fallback \(vmapped backward\): used inside control flow \(prim::Loop body/);
+  expect(c['branch.bias']).toMatch(/^fallback \(vmapped backward\): used inside control flow \(prim::If body/);
   expect(c['blocks.1.weight']).toBe('fast (aten::linear)');
   const u = await perParameter('unsupported');
-  expect(u).toMatchObject({ scale: 'fallback: used by aten::mul, which has no fast-path rule', 'act.weight': 'fallback: used by aten::prelu, which has no fast-path rule', 'l1.weight': 'fast (aten::linear)' });
+  expect(u).toMatchObject({ scale: 'fallback (vmapped backward): used by aten::mul, which has no fast-path rule', 'act.weight': 'fallback (vmapped backward): used by aten::prelu, which has no fast-path rule', 'l1.weight': 'fast (aten::linear)' });
   const g = await perParameter('gpt2');
-  expect(g['m.transformer.wpe.weight']).toMatch(/^fallback: embedding indices has shape \[1, 10\]/);  // positions broadcast over the batch
+  expect(g['m.transformer.wpe.weight']).toMatch(/^fallback \(vmapped backward\): embedding indices has shape \[1, 10\]/);  // positions broadcast over the batch
   expect(g['m.transformer.h.0.attn.c_attn.weight']).toBe('fast (aten::addmm)');  // Conv1D: addmm on x.view(-1, nx)
   expect(await perParameter('misc')).toMatchObject({
     'c1.weight': 'fast (aten::conv1d)', 'gn.weight': 'fast (aten::group_norm)', 'bn.bias': 'fast (aten::batch_norm)',
