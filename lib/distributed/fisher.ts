@@ -9,6 +9,7 @@ import { OptionError, DistributedError } from '../errors';
 import { fisherDiagonal, FisherOptions } from '../fisher/diagonal';
 import { Batch, FisherData } from '../fisher/data';
 import { FisherDiagonal } from '../fisher/result';
+import { uniqueParams } from '../fisher/params';
 import { Module } from '../nn/module';
 import { noGrad } from '../autograd';
 import { tensor, zerosLike } from '../tensor';
@@ -75,8 +76,9 @@ export async function distributedFisher(model: Module, data: FisherData | Safete
       if (isBatch(shard) && shard !== data) { shard.x.dispose(); shard.y.dispose(); }
     }
     if (!F) {
-      const named = model.namedParameters().filter(([n, t]) => t.requiresGrad && (!o.params || o.params.includes(n)));
-      F = new FisherDiagonal(named.map(([n, t]) => [n, noGrad(() => zerosLike(t))]), { source: 'fisher', variant, N: 0, batchSize });
+      // Keyed exactly as the engine keys its result on the other ranks: one entry per tensor, tied names once.
+      const named = uniqueParams(model, o.params);
+      F = new FisherDiagonal(named.map(({ name, tensor: t }) => [name, noGrad(() => zerosLike(t))]), { source: 'fisher', variant, N: 0, batchSize });
     }
     // The sums: one all-reduce per tensor, in the model's parameter order (the same on every rank).
     const N = tensor([F.meta.N ?? 0], { dtype: 'float64' });

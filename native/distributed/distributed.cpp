@@ -2,6 +2,7 @@
 // runs on a libuv worker thread and returns a Promise, so the event loop keeps turning (signals, timers,
 // progress) while the ranks meet. A group handle is a type-tagged External holding a shared_ptr, which
 // each in-flight call copies, so the Group outlives any call still using it.
+#include "core/busy.h"
 #include "core/promise_worker.h"
 #include "distributed/group.h"
 
@@ -80,7 +81,11 @@ class CollectiveWorker : public PromiseWorker {
  public:
   enum Kind { kAllReduce, kBroadcast, kBarrier };
   CollectiveWorker(Napi::Env env, const char* name, std::shared_ptr<Group> g, Kind k, at::Tensor t, int root)
-      : PromiseWorker(env, std::string(name) + ": "), g_(std::move(g)), kind_(k), t_(std::move(t)), root_(root) {}
+      : PromiseWorker(env, std::string(name) + ": "), g_(std::move(g)), kind_(k), t_(std::move(t)), root_(root) {
+    // allReduce and broadcast write their tensor in place on a worker thread: hold its storage as written
+    // until the collective settles, so no alias of it is read or written meanwhile (a BusyError instead).
+    if (kind_ != kBarrier) lease_.acquire(env, {{&t_, true, std::string(name) + ": argument 'tensor'"}}, name);
+  }
 
  protected:
   void run() override {
@@ -91,12 +96,14 @@ class CollectiveWorker : public PromiseWorker {
     }
   }
   Napi::Value result(Napi::Env env) override { return env.Undefined(); }
+  void settled() override { lease_.release(); }
 
  private:
   std::shared_ptr<Group> g_;
   Kind kind_;
   at::Tensor t_;
   int root_;
+  BusyLease lease_;
 };
 
 static at::Tensor collectiveTensor(const Napi::CallbackInfo& info, const char* fn, const Group& g) {

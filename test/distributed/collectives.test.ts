@@ -14,7 +14,7 @@ describe('process group (Gloo, loopback)', () => {
     expect(r.ok).toBe(true);
     const sum1 = (n * (n + 1)) / 2, sum10 = (10 * n * (n - 1)) / 2;
     for (let k = 0; k < n; k++) {
-      expect(r.results[k]).toMatchObject({ rank: k, W: n, sum: [sum1, sum10, 0.5 * n], bcast: [n - 1, n - 1, n - 1, n - 1], strided: [n, 3 * n, 2 * n, 4 * n] });
+      expect(r.results[k]).toMatchObject({ rank: k, W: n, sum: [sum1, sum10, 0.5 * n], bcast: [n - 1, n - 1, n - 1, n - 1], strided: [n, 3 * n, 2 * n, 4 * n], busy: k < n - 1 ? 'BusyError' : null });
       // Waiting 1 s for the late rank did not block the event loop (a 50 ms timer kept firing).
       if (k < n - 1) expect(r.results[k].waitTicks).toBeGreaterThanOrEqual(5);
     }

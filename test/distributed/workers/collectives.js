@@ -12,7 +12,15 @@ const { ProcessGroup } = sq.distributed;
   if (rank === W - 1) await new Promise((r) => setTimeout(r, 1000));
   let ticks = 0;
   const timer = setInterval(() => ticks++, 50);
-  await g.allReduce(a);
+  const pending = g.allReduce(a);
+  // While the collective writes `a` on a worker thread (the ranks that wait for the late one), a write
+  // through another view of its memory is refused. Collectives are queued: let this one reach the addon.
+  let busy = null;
+  if (rank !== W - 1) {
+    await new Promise((r) => setTimeout(r, 100));
+    try { sq.callOp('aten::mul_', 'Scalar', a.detach(), 2); } catch (e) { busy = e.name; }
+  }
+  await pending;
   clearInterval(timer);
   const b = sq.tensor([[rank, rank], [rank, rank]], { dtype: 'float32' });
   await g.broadcast(b, W - 1);
@@ -20,7 +28,7 @@ const { ProcessGroup } = sq.distributed;
   // Not contiguous (a transpose): reduced through a contiguous copy, written back in place.
   const c = sq.tensor([[1, 2], [3, 4]]).t();
   await g.allReduce(c);
-  const res = { rank, W, sum: Array.from(a.toArray()), bcast: Array.from(b.toArray()), strided: Array.from(c.contiguous().toArray()), waitTicks: rank === W - 1 ? null : ticks };
+  const res = { rank, W, sum: Array.from(a.toArray()), bcast: Array.from(b.toArray()), strided: Array.from(c.contiguous().toArray()), waitTicks: rank === W - 1 ? null : ticks, busy };
   if (mode === 'ok') {
     console.log('RESULT ' + JSON.stringify(res));
     await g.destroy();

@@ -4,7 +4,7 @@ const path = require('path');
 const sq = require('../../../dist');
 
 (async () => {
-  const [fixtures, outDir] = process.argv.slice(2);
+  const [fixtures, outDir, tiedModel, tiedData] = process.argv.slice(2);
   const g = await sq.distributed.initProcessGroup({ backend: 'gloo', timeoutMs: 30000 });
   const cnn = sq.ScriptModule.load(path.join(fixtures, 'cnn.jit.pt'));
   const m = sq.loadSafetensors(path.join(fixtures, 'cnn_data.safetensors'));
@@ -26,6 +26,15 @@ const sq = require('../../../dist');
     distributed: { out: path.join(outDir, 'reg-exact-mean.safetensors') },
   });
   F.dispose();
+  if (tiedModel) {
+    // A tied model (one tensor under two names) and one example: every rank but 0 holds no example and
+    // contributes zeros, which must be keyed as the engine keys rank 0's result (the tied tensor once).
+    const tied = sq.ScriptModule.load(tiedModel);
+    const t = sq.loadSafetensors(tiedData);
+    const one = { x: t.get('x').narrow(0, 0, 1), y: t.get('y').narrow(0, 0, 1) };
+    const T = await sq.fisherDiagonal(tied, one, { distributed: { out: path.join(outDir, 'tied-one.safetensors') } });
+    T.dispose();
+  }
   await sq.distributed.destroy();
   console.log('RESULT ' + JSON.stringify({ rank: g.rank, ok: true }));
 })().catch((e) => { console.error(e.stack || e); process.exit(2); });
