@@ -6,17 +6,18 @@ import { noGrad } from '../autograd';
 import { crossEntropy } from '../nn/loss';
 import { Tensor, tensor, keep, dispose, tidy, stack } from '../tensor';
 import { NamedTensors, ParamsLike, matching, namedTensors } from './named';
+import { OptionError } from '../errors';
 
 /** (λ/2)·Σ_names Σ F·(θ-θ*)², differentiable in θ. Names missing from `fisher` are an error. */
 export function ewcPenalty(params: ParamsLike, fisher: NamedTensors, anchor: NamedTensors, lambda: number): Tensor {
   const ps = namedTensors(params);
-  if (fisher.size === 0) throw new Error('ewcPenalty: the Fisher holds no tensors');
+  if (fisher.size === 0) throw new OptionError('ewcPenalty: the Fisher holds no tensors');
   // One scope: the intermediate handles go, the autograd graph keeps what backward needs.
   return tidy(() => {
     const terms: Tensor[] = [];
     for (const [name, f] of fisher) {
       const p = ps.get(name);
-      if (!p) throw new Error(`ewcPenalty: the Fisher has '${name}' but the model has no such parameter`);
+      if (!p) throw new OptionError(`ewcPenalty: the Fisher has '${name}' but the model has no such parameter`);
       matching('ewcPenalty: Fisher', fisher, name, p);
       const a = matching('ewcPenalty: anchor θ*', anchor, name, p);
       terms.push(f.mul(p.sub(a).square()).sum());
@@ -47,12 +48,12 @@ export class EWC {
   private anchors: Anchor[] = [];
 
   constructor(o: EwcOptions) {
-    if (!Number.isFinite(o.lambda) || o.lambda < 0) throw new RangeError(`EWC: lambda must be a finite number ≥ 0, got ${o.lambda}`);
+    if (!Number.isFinite(o.lambda) || o.lambda < 0) throw new OptionError(`EWC: lambda must be a finite number ≥ 0, got ${o.lambda}`);
     this.lambda = o.lambda;
     this.mode = o.mode ?? 'multi';
-    if (this.mode !== 'multi' && this.mode !== 'online') throw new TypeError(`EWC: mode must be 'multi' or 'online', got '${this.mode}'`);
+    if (this.mode !== 'multi' && this.mode !== 'online') throw new OptionError(`EWC: mode must be 'multi' or 'online', got '${this.mode}'`);
     this.gamma = o.gamma ?? 1;
-    if (!(this.gamma >= 0 && this.gamma <= 1)) throw new RangeError(`EWC: gamma must be in [0, 1], got ${this.gamma}`);
+    if (!(this.gamma >= 0 && this.gamma <= 1)) throw new OptionError(`EWC: gamma must be in [0, 1], got ${this.gamma}`);
   }
 
   /** Number of (F, θ*) pairs held (online mode: at most 1). */
@@ -64,13 +65,13 @@ export class EWC {
    */
   consolidate(params: ParamsLike, fisher: NamedTensors): void {
     const ps = namedTensors(params);
-    if (fisher.size === 0) throw new Error('EWC.consolidate: the Fisher holds no tensors');
+    if (fisher.size === 0) throw new OptionError('EWC.consolidate: the Fisher holds no tensors');
     const theta = new Map<string, Tensor>();
     const f = new Map<string, Tensor>();
     noGrad(() => {
       for (const [name, fi] of fisher) {
         const p = ps.get(name);
-        if (!p) throw new Error(`EWC.consolidate: the Fisher has '${name}' but the model has no such parameter`);
+        if (!p) throw new OptionError(`EWC.consolidate: the Fisher has '${name}' but the model has no such parameter`);
         matching('EWC.consolidate: Fisher', fisher, name, p);
         theta.set(name, keep(p.detach().clone()));
         f.set(name, keep(fi.detach().to({ device: p.device, dtype: p.dtype, copy: true })));
@@ -128,9 +129,9 @@ export class EWC {
  * Fisher that EWC's λ is calibrated for. Multiply λ (or the diagonal) by this.
  */
 export function squisherScale(o: { batchSize: number; datasetSize?: number; to: 'mean' | 'sum' }): number {
-  if (!(o.batchSize >= 1)) throw new RangeError(`squisherScale: batchSize must be ≥ 1, got ${o.batchSize}`);
+  if (!(o.batchSize >= 1)) throw new OptionError(`squisherScale: batchSize must be ≥ 1, got ${o.batchSize}`);
   if (o.to === 'mean') return o.batchSize;
-  if (!(o.datasetSize && o.datasetSize >= 1)) throw new RangeError(`squisherScale: datasetSize (N) is needed for a summed Fisher, got ${o.datasetSize}`);
+  if (!(o.datasetSize && o.datasetSize >= 1)) throw new OptionError(`squisherScale: datasetSize (N) is needed for a summed Fisher, got ${o.datasetSize}`);
   return o.batchSize * o.datasetSize;
 }
 

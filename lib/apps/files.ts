@@ -4,13 +4,16 @@
 import * as path from 'path';
 import { loadStateDict, saveSafetensors, saveStateDict, TensorMap } from '../io';
 import { Tensor } from '../tensor';
+import { OptionError, SquisherError } from '../errors';
 
 export function readTensors(file: string, what: string): Map<string, Tensor> {
   try {
     return loadStateDict(file);
   } catch (e) {
     const msg = (e as Error).message;
-    throw new Error(msg.includes(file) ? msg : `${what} ${file}: ${msg}`);
+    // A typed error that already names the file passes through unchanged (its class and status stay).
+    if (e instanceof SquisherError && msg.includes(file)) throw e;
+    throw new Error(msg.includes(file) ? msg : `${what} ${file}: ${msg}`, { cause: e });
   }
 }
 
@@ -20,9 +23,9 @@ export function metadataOf(m: Map<string, Tensor>): Record<string, string> {
 }
 
 export function checkOutput(out: string, inputs: string[]): void {
-  if (!/\.(safetensors|pt|pth|bin)$/i.test(out)) throw new Error(`${out}: unknown output format (use .safetensors, or .pt/.pth/.bin for torch.save)`);
+  if (!/\.(safetensors|pt|pth|bin)$/i.test(out)) throw new OptionError(`${out}: unknown output format (use .safetensors, or .pt/.pth/.bin for torch.save)`);
   const o = path.resolve(out);
-  for (const i of inputs) if (path.resolve(i) === o) throw new Error(`${out} is also an input; write the result to a new file`);
+  for (const i of inputs) if (path.resolve(i) === o) throw new OptionError(`${out} is also an input; write the result to a new file`);
 }
 
 export function writeTensors(out: string, tensors: Map<string, Tensor>, o: { overwrite?: boolean; metadata?: Record<string, string> } = {}): void {

@@ -4,6 +4,7 @@
 import { noGrad } from '../autograd';
 import { Tensor, callOp, cat, keep, tidy, zerosLike } from '../tensor';
 import { NamedTensors, checkFraction } from './named';
+import { OptionError } from '../errors';
 
 export interface FishMaskOptions {
   /** Fraction of all entries to keep trainable, in (0, 1] … */
@@ -17,17 +18,17 @@ export interface FishMaskOptions {
 /** Bool masks (true = trainable) selecting the global top-k of the Fisher. */
 export function fishMask(fisher: NamedTensors, o: FishMaskOptions): NamedTensors {
   const names = o.names ?? [...fisher.keys()];
-  if (names.length === 0) throw new Error('fishMask: the Fisher holds no tensors');
-  for (const n of names) if (!fisher.has(n)) throw new Error(`fishMask: the Fisher has no tensor '${n}'`);
+  if (names.length === 0) throw new OptionError('fishMask: the Fisher holds no tensors');
+  for (const n of names) if (!fisher.has(n)) throw new OptionError(`fishMask: the Fisher has no tensor '${n}'`);
   const total = names.reduce((a, n) => a + fisher.get(n)!.numel, 0);
   let k: number;
   if (o.k !== undefined) {
-    if (!Number.isInteger(o.k) || o.k < 0 || o.k > total) throw new RangeError(`fishMask: k must be an integer in [0, ${total}], got ${o.k}`);
+    if (!Number.isInteger(o.k) || o.k < 0 || o.k > total) throw new OptionError(`fishMask: k must be an integer in [0, ${total}], got ${o.k}`);
     k = o.k;
   } else if (o.keep !== undefined) {
     checkFraction('fishMask: keep', o.keep);
     k = Math.round(o.keep * total);
-  } else throw new Error('fishMask: give `keep` (a fraction) or `k` (a count)');
+  } else throw new OptionError('fishMask: give `keep` (a fraction) or `k` (a count)');
   return noGrad(() => tidy(() => {
     const flat = cat(names.map((n) => fisher.get(n)!.reshape([-1]).to('float64')));
     const on = zerosLike(flat).bool();

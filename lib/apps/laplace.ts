@@ -9,13 +9,14 @@ import { manualSeed } from '../device';
 import { Module, functionalCall } from '../nn/module';
 import { Tensor, keep, randnLike, tidy, zeros } from '../tensor';
 import { NamedTensors, ParamsLike, matching, namedTensors } from './named';
+import { OptionError, ShapeError } from '../errors';
 
 /** 1/(F + δ) per entry (δ a number, or per-parameter numbers/tensors by name). */
 export function posteriorVariance(fisher: NamedTensors, priorPrecision: number | NamedTensors): NamedTensors {
   return noGrad(() => {
     const out = new Map<string, Tensor>();
     for (const [n, f] of fisher) {
-      if (typeof priorPrecision === 'number' && !(priorPrecision > 0)) throw new RangeError(`posteriorVariance: prior precision must be > 0, got ${priorPrecision}`);
+      if (typeof priorPrecision === 'number' && !(priorPrecision > 0)) throw new OptionError(`posteriorVariance: prior precision must be > 0, got ${priorPrecision}`);
       const d = typeof priorPrecision === 'number' ? priorPrecision : matching('posteriorVariance: prior precision', priorPrecision, n, f);
       out.set(n, keep(tidy(() => f.add(d).reciprocal())));
     }
@@ -61,7 +62,7 @@ export interface MarglikInput {
 
 /** The Laplace log marginal likelihood for a scalar prior precision δ. */
 export function logMarginalLikelihood(inp: MarglikInput, priorPrecision: number): number {
-  if (!(priorPrecision > 0)) throw new RangeError(`prior precision must be > 0, got ${priorPrecision}`);
+  if (!(priorPrecision > 0)) throw new OptionError(`prior precision must be > 0, got ${priorPrecision}`);
   const { P, sq } = scatterAndCount(inp.fisher, namedTensors(inp.params), inp.priorMean);
   const logDetRatio = sumLog(inp.fisher, priorPrecision) - P * Math.log(priorPrecision);
   return inp.logLikelihood - 0.5 * (logDetRatio + priorPrecision * sq);
@@ -83,11 +84,11 @@ export interface PriorSearch {
 export async function optimizePriorPrecision(inp: Omit<MarglikInput, 'logLikelihood'> & { logLikelihood?: number }, s: PriorSearch = {}):
   Promise<{ priorPrecision: number; scores?: { priorPrecision: number; score: number }[] }> {
   if ((s.method ?? 'marglik') === 'grid') {
-    if (!s.evaluate) throw new Error("optimizePriorPrecision: method 'grid' needs `evaluate(δ)`");
+    if (!s.evaluate) throw new OptionError("optimizePriorPrecision: method 'grid' needs `evaluate(δ)`");
     const grid = s.grid ?? Array.from({ length: 33 }, (_, i) => 10 ** (-4 + i / 4));
     const scores: { priorPrecision: number; score: number }[] = [];
     for (const d of grid) {
-      if (!(d > 0)) throw new RangeError(`optimizePriorPrecision: grid values must be > 0, got ${d}`);
+      if (!(d > 0)) throw new OptionError(`optimizePriorPrecision: grid values must be > 0, got ${d}`);
       scores.push({ priorPrecision: d, score: await s.evaluate(d) });
     }
     const best = scores.reduce((a, b) => (b.score < a.score ? b : a));
@@ -112,7 +113,7 @@ export function sampleParameters(params: ParamsLike, variance: NamedTensors): Na
     const out = new Map<string, Tensor>();
     for (const [n, v] of variance) {
       const p = ps.get(n);
-      if (!p) throw new Error(`sampleParameters: variance for '${n}' but no such parameter`);
+      if (!p) throw new OptionError(`sampleParameters: variance for '${n}' but no such parameter`);
       matching('sampleParameters: variance', variance, n, p);
       out.set(n, keep(tidy(() => p.add(v.sqrt().mul(randnLike(p))))));
     }
@@ -123,7 +124,7 @@ export function sampleParameters(params: ParamsLike, variance: NamedTensors): Na
 /** Monte-Carlo predictive: the mean of softmax(f(x; θ_s)) over `samples` parameter draws. */
 export function samplePredictive(model: Module, variance: NamedTensors, x: Tensor, o: { samples?: number; seed?: number } = {}): Tensor {
   const S = o.samples ?? 30;
-  if (!(Number.isInteger(S) && S >= 1)) throw new RangeError(`samplePredictive: samples must be an integer ≥ 1, got ${S}`);
+  if (!(Number.isInteger(S) && S >= 1)) throw new OptionError(`samplePredictive: samples must be an integer ≥ 1, got ${S}`);
   if (o.seed !== undefined) manualSeed(o.seed);
   return noGrad(() => {
     let acc: Tensor | null = null;
@@ -154,7 +155,7 @@ export function probitPredictive(logitMean: Tensor, logitVar: Tensor): Tensor {
  */
 export function lastLayerLogitVariance(features: Tensor, weightVar: Tensor, biasVar?: Tensor | null): Tensor {
   if (features.ndim !== 2 || weightVar.ndim !== 2 || features.shape[1] !== weightVar.shape[1]) {
-    throw new Error(`lastLayerLogitVariance: features [N, D] and weight variance [C, D] needed, got [${features.shape}] and [${weightVar.shape}]`);
+    throw new ShapeError(`lastLayerLogitVariance: features [N, D] and weight variance [C, D] needed, got [${features.shape}] and [${weightVar.shape}]`);
   }
   return tidy(() => {
     const v = features.square().matmul(weightVar.t());

@@ -11,6 +11,7 @@ import { noGrad } from '../autograd';
 import { loadSafetensors, inspectSafetensors, loadStateDict } from '../io';
 import { Tensor, keep, tidy, stack } from '../tensor';
 import { NamedTensors, isFloat, storageAliases } from './named';
+import { AbortError, CheckpointError, OptionError, ShapeError } from '../errors';
 
 /** Tensors by name, fetched one at a time. get() returns a tensor the caller disposes. */
 export interface TensorSource {
@@ -30,7 +31,7 @@ export function mapSource(m: NamedTensors, label = 'model'): TensorSource {
     aliases: () => (tied ??= storageAliases(m)),
     get: (n) => {
       const t = m.get(n);
-      if (!t) throw new Error(`${label}: no tensor '${n}'`);
+      if (!t) throw new OptionError(`${label}: no tensor '${n}'`);
       return t.detach();
     },
   };
@@ -47,7 +48,7 @@ export function fileSource(file: string): TensorSource {
       label: file,
       names: () => names,
       get: (n) => {
-        if (!names.includes(n)) throw new Error(`${file}: no tensor '${n}'`);
+        if (!names.includes(n)) throw new CheckpointError(file, `no tensor '${n}'`);
         return loadSafetensors(file, { keys: [n] }).get(n)!;
       },
     };
@@ -100,18 +101,18 @@ function asSources(xs: (TensorSource | NamedTensors)[], what: string): TensorSou
 export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fishersIn: (TensorSource | NamedTensors)[] | null, o: MergeOptions = {}): Promise<MergeResult> {
   const method = o.method ?? (fishersIn ? 'fisher' : 'average');
   const models = asSources(modelsIn, 'model');
-  if (models.length < 1) throw new Error('merge: no models given');
+  if (models.length < 1) throw new OptionError('merge: no models given');
   const n = models.length;
   const weights = o.weights ?? new Array(n).fill(1);
-  if (weights.length !== n) throw new Error(`merge: ${weights.length} weights for ${n} models`);
+  if (weights.length !== n) throw new OptionError(`merge: ${weights.length} weights for ${n} models`);
   if (weights.some((w) => !Number.isFinite(w) || w < 0) || weights.every((w) => w === 0)) {
-    throw new RangeError(`merge: weights must be finite, ≥ 0 and not all 0, got [${weights}]`);
+    throw new OptionError(`merge: weights must be finite, ≥ 0 and not all 0, got [${weights}]`);
   }
   const floor = o.floor ?? 1e-6;
-  if (!(floor >= 0)) throw new RangeError(`merge: floor must be ≥ 0, got ${floor}`);
+  if (!(floor >= 0)) throw new OptionError(`merge: floor must be ≥ 0, got ${floor}`);
   const fishers = method === 'average' ? null : asSources(fishersIn ?? [], 'fisher');
-  if (fishers && fishers.length !== n) throw new Error(`merge: ${fishers.length} Fisher diagonals for ${n} models (one each)`);
-  if (method === 'gradient-matching' && !o.base) throw new Error("merge: 'gradient-matching' needs the common ancestor `base`");
+  if (fishers && fishers.length !== n) throw new OptionError(`merge: ${fishers.length} Fisher diagonals for ${n} models (one each)`);
+  if (method === 'gradient-matching' && !o.base) throw new OptionError("merge: 'gradient-matching' needs the common ancestor `base`");
 
   const names = models[0].names();
   const tied = models[0].aliases?.() ?? new Map<string, string>();
@@ -121,7 +122,7 @@ export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fis
     const missing = names.filter((k) => !have.has(k) && !(tied.has(k) && have.has(tied.get(k)!)));
     const extra = [...have].filter((k) => !names.includes(k));
     if (missing.length || extra.length) {
-      throw new Error(`merge: ${m.label} does not have the same tensors as ${models[0].label}` +
+      throw new OptionError(`merge: ${m.label} does not have the same tensors as ${models[0].label}` +
         (missing.length ? `; missing: ${missing.slice(0, 5).join(', ')}` : '') + (extra.length ? `; extra: ${extra.slice(0, 5).join(', ')}` : ''));
     }
   }
@@ -130,7 +131,7 @@ export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fis
   const norms = fishers && o.normalize ? fishers.map((f) => {
     let ss = 0;
     for (const k of f.names()) ss += tidy(() => { const t = f.get(k); const v = t.to('float64').square().sum().item(); t.dispose(); return v; });
-    if (!(ss > 0)) throw new Error(`merge: ${f.label} is all zeros; it cannot be normalised`);
+    if (!(ss > 0)) throw new OptionError(`merge: ${f.label} is all zeros; it cannot be normalised`);
     return Math.sqrt(ss);
   }) : null;
 
@@ -141,7 +142,7 @@ export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fis
     for (const [a, c] of tied) {
       if (its.get(a) === c || !m.names().includes(a)) continue;
       const same = tidy(() => { const x = m.get(a); const y = m.get(c); const r = x.shape.join() === y.shape.join() && x.equal(y); x.dispose(); y.dispose(); return r; });
-      if (!same) throw new Error(`merge: '${a}' and '${c}' are one tensor in ${models[0].label} but differ in ${m.label}`);
+      if (!same) throw new OptionError(`merge: '${a}' and '${c}' are one tensor in ${models[0].label} but differ in ${m.label}`);
     }
   }
   // a Fisher may name a tied tensor by any of its names
@@ -155,7 +156,7 @@ export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fis
   const aliases: [string, string][] = [];
   let done = 0;
   for (const name of names) {
-    if (o.signal?.aborted) { for (const t of new Set(merged.values())) t.dispose(); throw new Error('merge: aborted'); }
+    if (o.signal?.aborted) { for (const t of new Set(merged.values())) t.dispose(); throw new AbortError('merge: aborted'); }
     const first = tied.get(name);
     if (first !== undefined && merged.has(first)) {
       merged.set(name, merged.get(first)!);
@@ -168,7 +169,7 @@ export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fis
       const thetas = models.map((m) => m.get(name));
       const shape = thetas[0].shape.join(',');
       thetas.forEach((t, i) => {
-        if (t.shape.join(',') !== shape) throw new Error(`merge: '${name}' has shape [${t.shape}] in ${models[i].label} but [${thetas[0].shape}] in ${models[0].label}`);
+        if (t.shape.join(',') !== shape) throw new ShapeError(`merge: '${name}' has shape [${t.shape}] in ${models[i].label} but [${thetas[0].shape}] in ${models[0].label}`);
       });
       if (!isFloat(thetas[0])) { copied.push(name); return thetas[0].clone(); }
       const fkeys = fishers ? fishers.map((_, i) => fisherKey(i, name)) : [];
@@ -179,14 +180,14 @@ export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fis
       }
       const Fs = fishers!.map((f, i) => {
         let F = f.get(fkeys[i]!);
-        if (F.shape.join(',') !== shape) throw new Error(`merge: Fisher '${name}' in ${f.label} has shape [${F.shape}] but the parameter has [${thetas[0].shape}]`);
+        if (F.shape.join(',') !== shape) throw new ShapeError(`merge: Fisher '${name}' in ${f.label} has shape [${F.shape}] but the parameter has [${thetas[0].shape}]`);
         F = F.to('float64');
         if (norms) F = F.div(norms[i]);
         return F;
       });
       if (method === 'fisher') return fisherAverage(thetas, Fs, weights, floor).to(thetas[0].dtype);
       const t0 = o.base!.get(name);
-      if (t0.shape.join(',') !== shape) throw new Error(`merge: base '${name}' has shape [${t0.shape}] but [${thetas[0].shape}] in the models`);
+      if (t0.shape.join(',') !== shape) throw new ShapeError(`merge: base '${name}' has shape [${t0.shape}] but [${thetas[0].shape}] in the models`);
       const F0 = typeof o.baseFisher === 'number' || o.baseFisher === undefined ? (o.baseFisher ?? 0) : o.baseFisher.get(name).to('float64');
       return gradientMatch(t0, thetas, Fs, F0, weights).to(thetas[0].dtype);
     }));
@@ -224,7 +225,7 @@ export function gradientMatch(theta0: Tensor, thetas: Tensor[], fishers: Tensor[
     const t0 = theta0.to('float64');
     const Fs = fishers.map((F) => F.to('float64'));
     const denom = stack(Fs).sum(0).add(F0);
-    if (denom.le(0).any().item()) throw new Error('gradient matching: F0 + Σ F_i has entries ≤ 0; give a positive prior precision (baseFisher)');
+    if (denom.le(0).any().item()) throw new OptionError('gradient matching: F0 + Σ F_i has entries ≤ 0; give a positive prior precision (baseFisher)');
     const num = stack(Fs.map((F, i) => F.add(F0).mul(thetas[i].to('float64').sub(t0)).mul(weights[i]))).sum(0);
     return t0.add(num.div(denom));
   });

@@ -7,6 +7,7 @@ import { manualSeed } from '../device';
 import { Module } from '../nn/module';
 import { Tensor, callOp, cat, rand, keep, tidy, onesLike } from '../tensor';
 import { NamedTensors, ParamsLike, checkFraction, matching, namedTensors, storageAliases } from './named';
+import { DTypeError, OptionError } from '../errors';
 
 export type PruneMethod = 'fisher' | 'magnitude' | 'random';
 export type PruneScope = 'global' | 'layer';
@@ -62,11 +63,11 @@ export function saliency(method: PruneMethod, param: Tensor, fisher?: Tensor): T
   return noGrad(() => {
     switch (method) {
       case 'fisher':
-        if (!fisher) throw new Error("saliency: method 'fisher' needs a Fisher diagonal");
+        if (!fisher) throw new OptionError("saliency: method 'fisher' needs a Fisher diagonal");
         return fisher.mul(param.square()).mul(0.5);
       case 'magnitude': return param.abs();
       case 'random': return rand(param.shape, { device: param.device });
-      default: throw new TypeError(`unknown pruning method '${method}' (fisher, magnitude or random)`);
+      default: throw new OptionError(`unknown pruning method '${method}' (fisher, magnitude or random)`);
     }
   });
 }
@@ -93,20 +94,20 @@ export function pruneMasks(model: ParamsLike, o: PruneOptions): NamedTensors {
   checkFraction('sparsity', o.sparsity);
   const method = o.method ?? 'fisher';
   const scope = o.scope ?? 'global';
-  if (scope !== 'global' && scope !== 'layer') throw new TypeError(`scope must be 'global' or 'layer', got '${scope}'`);
+  if (scope !== 'global' && scope !== 'layer') throw new OptionError(`scope must be 'global' or 'layer', got '${scope}'`);
   const params = namedTensors(model);
   let names: string[];
   if (!o.prunable) names = defaultPrunable(model);
   else if (Array.isArray(o.prunable)) names = o.prunable;
   else { const pred = o.prunable; names = [...params].filter(([n, t]) => pred(n, t)).map(([n]) => n); }
-  for (const n of names) if (!params.has(n)) throw new Error(`pruneMasks: no parameter '${n}'`);
+  for (const n of names) if (!params.has(n)) throw new OptionError(`pruneMasks: no parameter '${n}'`);
   // tied names are one tensor: scored, counted and masked once, under its first name
   const aliases = storageAliases(params);
   names = [...new Set(names.map((n) => aliases.get(n) ?? n))];
-  if (names.length === 0) throw new Error('pruneMasks: no prunable parameters (pass `prunable` to choose some)');
+  if (names.length === 0) throw new OptionError('pruneMasks: no prunable parameters (pass `prunable` to choose some)');
   const fisherOf = new Map<string, Tensor>();
   if (method === 'fisher') {
-    if (!o.fisher) throw new Error("pruneMasks: method 'fisher' needs `fisher`, a diagonal by parameter name");
+    if (!o.fisher) throw new OptionError("pruneMasks: method 'fisher' needs `fisher`, a diagonal by parameter name");
     for (const n of names) {
       // the Fisher may name a tied tensor by any of its names (the Squisher keeps the first, a file may keep another)
       const key = o.fisher.has(n) ? n : [...aliases].find(([a, c]) => c === n && o.fisher!.has(a))?.[0] ?? n;
@@ -153,9 +154,9 @@ export function applyMasks(model: ParamsLike, masks: NamedTensors, o: { inPlace?
   const params = namedTensors(model);
   for (const [n, m] of masks) {
     const p = params.get(n);
-    if (!p) throw new Error(`applyMasks: mask for '${n}' but no such parameter`);
+    if (!p) throw new OptionError(`applyMasks: mask for '${n}' but no such parameter`);
     matching('applyMasks: mask', masks, n, p);
-    if (m.dtype !== 'bool') throw new TypeError(`applyMasks: mask '${n}' has dtype ${m.dtype}; masks are bool`);
+    if (m.dtype !== 'bool') throw new DTypeError(`applyMasks: mask '${n}' has dtype ${m.dtype}; masks are bool`);
   }
   return noGrad(() => {
     if (o.inPlace ?? true) {
@@ -181,7 +182,7 @@ export function maskGradients(model: ParamsLike, masks: NamedTensors): void {
   noGrad(() => {
     for (const [n, m] of masks) {
       const p = params.get(n);
-      if (!p) throw new Error(`maskGradients: mask for '${n}' but no such parameter`);
+      if (!p) throw new OptionError(`maskGradients: mask for '${n}' but no such parameter`);
       const g = p.grad;
       if (g) { tidy(() => g.copy_(g.mul(m))); g.dispose(); }
     }
@@ -204,7 +205,7 @@ export function sparsityReport(model: ParamsLike, names?: string[]): SparsityRep
   const counted = new Set<string>();
   for (const n of names ?? [...params.keys()]) {
     const t = params.get(n);
-    if (!t) throw new Error(`sparsityReport: no parameter '${n}'`);
+    if (!t) throw new OptionError(`sparsityReport: no parameter '${n}'`);
     const c = tied.get(n) ?? n;
     if (counted.has(c)) { aliases.push([n, c]); continue; }
     counted.add(c);

@@ -6,6 +6,7 @@
 import { noGrad } from '../autograd';
 import { Tensor, cat, tidy } from '../tensor';
 import { NamedTensors } from './named';
+import { OptionError, ShapeError } from '../errors';
 
 /**
  * The per-filter averaged Fisher, as one float64 vector: for each named tensor (in the given order, default
@@ -14,10 +15,10 @@ import { NamedTensors } from './named';
  */
 export function task2vecEmbedding(fisher: NamedTensors, names?: string[]): Tensor {
   const ns = names ?? [...fisher.keys()];
-  if (ns.length === 0) throw new Error('task2vecEmbedding: the Fisher holds no tensors');
+  if (ns.length === 0) throw new OptionError('task2vecEmbedding: the Fisher holds no tensors');
   return noGrad(() => tidy(() => cat(ns.map((n) => {
     const f = fisher.get(n);
-    if (!f) throw new Error(`task2vecEmbedding: the Fisher has no tensor '${n}'`);
+    if (!f) throw new OptionError(`task2vecEmbedding: the Fisher has no tensor '${n}'`);
     const d = f.to('float64');
     if (d.ndim === 0) return d.reshape([1]);
     return d.ndim === 1 ? d : d.reshape([d.shape[0], -1]).mean(1);
@@ -26,14 +27,14 @@ export function task2vecEmbedding(fisher: NamedTensors, names?: string[]): Tenso
 
 /** Normalised cosine distance between two embeddings of the same length (entries where a+b = 0 count as 0). */
 export function task2vecDistance(a: Tensor, b: Tensor): number {
-  if (a.shape.join(',') !== b.shape.join(',')) throw new Error(`task2vecDistance: embeddings of shapes [${a.shape}] and [${b.shape}] differ`);
+  if (a.shape.join(',') !== b.shape.join(',')) throw new ShapeError(`task2vecDistance: embeddings of shapes [${a.shape}] and [${b.shape}] differ`);
   return noGrad(() => tidy(() => {
     const x = a.to('float64'); const y = b.to('float64');
     const s = x.add(y);
     const safe = s.where(s.ne(0), 1);
     const u = x.div(safe); const v = y.div(safe);
     const denom = u.norm().item() * v.norm().item();
-    if (denom === 0) throw new Error('task2vecDistance: an embedding is all zeros');
+    if (denom === 0) throw new OptionError('task2vecDistance: an embedding is all zeros');
     return 1 - u.dot(v).item() / denom;
   }));
 }

@@ -4,6 +4,7 @@
 // caller's tidy() scope, so wrap each training step in tidy().
 import { Tensor } from '../tensor/tensor';
 import { tensor } from '../tensor/create';
+import { OptionError, ShapeError } from '../errors';
 
 /** Inputs and targets with the same first dimension. */
 export interface TensorData { x: Tensor; y: Tensor; }
@@ -61,9 +62,9 @@ export class DataLoader implements Iterable<Batch> {
 
   constructor(readonly data: TensorData, o: LoaderOptions) {
     const n = data.x.shape[0];
-    if (data.x.ndim === 0 || data.y.ndim === 0) throw new Error('DataLoader: x and y need a first (sample) dimension');
-    if (data.y.shape[0] !== n) throw new Error(`DataLoader: x has ${n} samples but y has ${data.y.shape[0]}`);
-    if (!(Number.isInteger(o.batchSize) && o.batchSize > 0)) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${o.batchSize}`);
+    if (data.x.ndim === 0 || data.y.ndim === 0) throw new ShapeError('DataLoader: x and y need a first (sample) dimension');
+    if (data.y.shape[0] !== n) throw new ShapeError(`DataLoader: x has ${n} samples but y has ${data.y.shape[0]}`);
+    if (!(Number.isInteger(o.batchSize) && o.batchSize > 0)) throw new OptionError(`DataLoader: batchSize must be a positive integer, got ${o.batchSize}`);
     this.batchSize = o.batchSize;
     this.shuffle = !!o.shuffle;
     this.seed = o.seed ?? 0;

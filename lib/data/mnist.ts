@@ -7,6 +7,7 @@ import { noGrad } from '../autograd';
 import { Tensor } from '../tensor/tensor';
 import { tensor } from '../tensor/create';
 import { TensorData } from './loader';
+import { DTypeError, OptionError, ShapeError } from '../errors';
 
 export const MNIST_MEAN = 0.1307;
 export const MNIST_STD = 0.3081;
@@ -40,9 +41,9 @@ export function readIdx(file: string, expectDims: number): { dims: number[]; dat
   let buf: Buffer;
   try { buf = fs.readFileSync(file); } catch (e) { throw new Error(`loadMnist: cannot read ${file}: ${(e as Error).message}`); }
   if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw new Error(`loadMnist: ${file} is not an IDX file (bad magic)`);
-  if (buf[2] !== 0x08) throw new Error(`loadMnist: ${file} holds IDX type 0x${buf[2].toString(16)}, expected unsigned bytes (0x08)`);
+  if (buf[2] !== 0x08) throw new DTypeError(`loadMnist: ${file} holds IDX type 0x${buf[2].toString(16)}, expected unsigned bytes (0x08)`);
   const nd = buf[3];
-  if (nd !== expectDims) throw new Error(`loadMnist: ${file} has ${nd} dimensions, expected ${expectDims}`);
+  if (nd !== expectDims) throw new ShapeError(`loadMnist: ${file} has ${nd} dimensions, expected ${expectDims}`);
   if (buf.length < 4 + 4 * nd) throw new Error(`loadMnist: ${file} is truncated (header)`);
   const dims = Array.from({ length: nd }, (_, i) => buf.readUInt32BE(4 + 4 * i));
   const off = 4 + 4 * nd;
@@ -54,12 +55,12 @@ export function readIdx(file: string, expectDims: number): { dims: number[]; dat
 /** { x: float32 [N, 1, 28, 28] normalised, y: int64 [N] }. */
 export function loadMnist(o: MnistOptions = {}): TensorData {
   const split = o.split ?? 'train';
-  if (!(split in FILES)) throw new Error(`loadMnist: split must be 'train' or 'test', got '${split}'`);
+  if (!(split in FILES)) throw new OptionError(`loadMnist: split must be 'train' or 'test', got '${split}'`);
   const dir = o.dir ?? mnistDir();
   const [imgFile, lblFile] = FILES[split].map((f) => path.join(dir, f));
   const img = readIdx(imgFile, 3), lbl = readIdx(lblFile, 1);
-  if (img.dims[0] !== lbl.dims[0]) throw new Error(`loadMnist: ${imgFile} has ${img.dims[0]} images but ${lblFile} ${lbl.dims[0]} labels`);
-  if (o.limit !== undefined && !(Number.isInteger(o.limit) && o.limit >= 0)) throw new RangeError(`loadMnist: limit must be a non-negative integer, got ${o.limit}`);
+  if (img.dims[0] !== lbl.dims[0]) throw new ShapeError(`loadMnist: ${imgFile} has ${img.dims[0]} images but ${lblFile} ${lbl.dims[0]} labels`);
+  if (o.limit !== undefined && !(Number.isInteger(o.limit) && o.limit >= 0)) throw new OptionError(`loadMnist: limit must be a non-negative integer, got ${o.limit}`);
   const n = Math.min(img.dims[0], o.limit ?? Infinity);
   const [h, w] = [img.dims[1], img.dims[2]];
   return noGrad(() => {

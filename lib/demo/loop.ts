@@ -7,6 +7,7 @@ import { Module } from '../nn/module';
 import { crossEntropy } from '../nn/loss';
 import { Tensor, tensor, tidy, randperm, keep, full } from '../tensor';
 import { AdamLike, Dataset } from './deps';
+import { AbortError } from '../errors';
 
 export interface TrainOptions {
   batchSize: number;
@@ -42,7 +43,7 @@ export async function train(model: Module, opt: AdamLike, data: Dataset, o: Trai
     const perm = keep(randperm(n, { device: data.x.device }));
     try {
       for (let s = 0; s < n; s += o.batchSize) {
-        if (o.signal?.aborted) throw new Error('demo: aborted');
+        if (o.signal?.aborted) throw new AbortError('demo: aborted');
         lastLoss = tidy(() => {
           const idx = perm.narrow(0, s, Math.min(o.batchSize, n - s));
           const r = restrict(model.call(data.x.indexSelect(0, idx)) as Tensor, data.y.indexSelect(0, idx), o.classes);

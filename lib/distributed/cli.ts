@@ -2,7 +2,7 @@
 // with `--distributed` (through the launcher), and a worker joins the group torchrun's variables describe.
 import * as fs from 'fs';
 import * as path from 'path';
-import { OptionError } from '../errors';
+import { AbortError, DistributedError, OptionError } from '../errors';
 import { describeExit, launch } from './launcher';
 
 /** The CLI entry a worker runs: main.js beside this build (dist/), or dist's when running from sources. */
@@ -41,7 +41,7 @@ export function nprocOption(v: string): number {
 export async function runLocalWorkers(nproc: number, args: string[]): Promise<void> {
   const r = await launch({ nproc, args: [cliEntry(), ...args, '--distributed'] });
   if (r.ok) return;
-  if (r.stoppedBy === 'interrupt') throw new Error('interrupted: every worker was stopped; nothing was written');
-  throw new Error(`${r.firstFailure ? describeExit(r.firstFailure) : 'a worker failed'}; ` +
+  if (r.stoppedBy === 'interrupt') throw new AbortError('interrupted: every worker was stopped; nothing was written');
+  throw new DistributedError(`${r.firstFailure ? describeExit(r.firstFailure) : 'a worker failed'}; ` +
     `${r.exits.filter((e) => e.code !== 0).length} of ${nproc} workers failed (their messages are above)`);
 }

@@ -1,5 +1,6 @@
 // The c10d part of the addon (native/distributed), typed here so lib/native.ts stays the addon's core.
 import { Handle, native } from '../native';
+import { DistributedError } from '../errors';
 
 export type GroupHandle = { readonly __group: unique symbol };
 
@@ -39,6 +40,6 @@ const addon = (native as unknown as { distributed?: NativeDistributed }).distrib
 /** The c10d binding; an addon built before native/distributed existed says to rebuild (on first use). */
 export const c10d: NativeDistributed = addon ?? new Proxy({} as NativeDistributed, {
   get() {
-    throw new Error('this squisher addon was built without native/distributed (c10d); rebuild it: node scripts/install/install.js');
+    throw new DistributedError('this squisher addon was built without native/distributed (c10d); rebuild it: node scripts/install/install.js');
   },
 });

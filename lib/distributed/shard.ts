@@ -175,5 +175,5 @@ export function shardData(data: FisherData | SafetensorsFolder, batchSize: numbe
       }
     })();
   }
-  throw new TypeError('data must be {x: Tensor, y: Tensor}, an iterable of such batches, or a SafetensorsFolder');
+  throw new OptionError('data must be {x: Tensor, y: Tensor}, an iterable of such batches, or a SafetensorsFolder');
 }

@@ -77,7 +77,7 @@ function noAccumulator(found: Set<string>, count: number): Error {
 
 function fromLive(opt: OptimizerLike, o: SquisherOptions): Extracted {
   const st = opt.state() as Map<string, AdamParamState>;
-  if (!(st instanceof Map)) throw new TypeError('squisher: optimizer.state() must return a Map of parameter name -> state');
+  if (!(st instanceof Map)) throw new OptimizerStateError('squisher: optimizer.state() must return a Map of parameter name -> state');
   if (st.size === 0) throw new OptimizerStateError('squisher: the optimizer has no state yet (no step() was taken)');
   const found = new Set<string>();
   for (const s of st.values()) for (const k of Object.keys(s)) found.add(k);
@@ -164,7 +164,7 @@ function fromOptimizerState(sd: unknown, model: ParamSource | string | ModelWeig
 /** The Squisher: the optimizer's squared-gradient average by parameter name, scaled as asked, with the factors recorded in meta. */
 export function squisher(source: SquisherSource, o: SquisherOptions = {}): FisherDiagonal {
   for (const [k, v] of [['batchSize', o.batchSize], ['datasetSize', o.datasetSize]] as const) {
-    if (v !== undefined && (!(v > 0) || !Number.isFinite(v))) throw new RangeError(`squisher: ${k} must be a positive number, got ${v}`);
+    if (v !== undefined && (!(v > 0) || !Number.isFinite(v))) throw new OptionError(`squisher: ${k} must be a positive number, got ${v}`);
   }
   if (o.datasetSize !== undefined && o.batchSize === undefined) {
     throw new OptionError('squisher: datasetSize needs batchSize (the N·B·v scaling undoes the batch mean first)');
@@ -185,7 +185,7 @@ function scaled(source: SquisherSource, o: SquisherOptions, onLoad: (ts: Tensor[
     ex = fromOptimizerState(source.stateDict, source.model, o, 'the optimizer state_dict');
   }
   else if (typeof (source as OptimizerLike).state === 'function') ex = fromLive(source as OptimizerLike, o);
-  else throw new TypeError('squisher: pass an optimizer (with state()), { stateDict, model } or { file, model }');
+  else throw new OptionError('squisher: pass an optimizer (with state()), { stateDict, model } or { file, model }');
   const out = new FisherDiagonal(ex.v);
   const scale = o.datasetSize !== undefined ? 'N*B*v' : o.batchSize !== undefined ? 'B*v' : 'v';
   const wds = [...new Set(ex.groups.map((g) => Number(g.weight_decay ?? 0)))];

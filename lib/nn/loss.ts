@@ -1,12 +1,13 @@
 // Loss functions with PyTorch's reductions: 'mean' (default), 'sum', 'none' (per-sample).
 import { callOp, Tensor } from '../tensor/tensor';
+import { OptionError } from '../errors';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 const REDUCTION: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
 
 function red(r: Reduction | undefined): number {
   const v = REDUCTION[r ?? 'mean'];
-  if (v === undefined) throw new TypeError(`reduction must be 'mean', 'sum' or 'none', got '${r}'`);
+  if (v === undefined) throw new OptionError(`reduction must be 'mean', 'sum' or 'none', got '${r}'`);
   return v;
 }
 
@@ -35,6 +36,6 @@ export function lossByName(name: LossName, o: { reduction?: Reduction } = {}): (
     case 'cross_entropy': return (out, y) => crossEntropy(out, y, o);
     case 'nll': return (out, y) => nllLoss(out, y, o);
     case 'mse': return (out, y) => mseLoss(out, y, o);
-    default: throw new TypeError(`unknown loss '${name}'; expected cross_entropy, nll or mse`);
+    default: throw new OptionError(`unknown loss '${name}'; expected cross_entropy, nll or mse`);
   }
 }

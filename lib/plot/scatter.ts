@@ -2,6 +2,7 @@
 // small) or PNG (pngjs encodes pixels we rasterise ourselves). Non-positive values cannot sit on a log
 // axis and are left out (their count is printed on the plot); large diagonals are subsampled evenly.
 import { PNG } from 'pngjs';
+import { OptionError } from '../errors';
 
 export interface ScatterOptions { title?: string; xLabel?: string; yLabel?: string; maxPoints?: number; width?: number; height?: number; }
 
@@ -10,14 +11,14 @@ interface Layout { px: Float64Array; py: Float64Array; lo: [number, number]; hi:
 const M = { l: 70, r: 20, t: 36, b: 50 };
 
 function layout(x: ArrayLike<number>, y: ArrayLike<number>, w: number, h: number, maxPoints: number): Layout {
-  if (x.length !== y.length) throw new Error(`scatter: ${x.length} x values but ${y.length} y values`);
+  if (x.length !== y.length) throw new OptionError(`scatter: ${x.length} x values but ${y.length} y values`);
   const stride = Math.max(1, Math.ceil(x.length / maxPoints));
   const lx: number[] = [], ly: number[] = [];
   let dropped = 0;
   for (let i = 0; i < x.length; i += stride) {
     if (x[i] > 0 && y[i] > 0 && Number.isFinite(x[i]) && Number.isFinite(y[i])) { lx.push(Math.log10(x[i])); ly.push(Math.log10(y[i])); } else dropped++;
   }
-  if (!lx.length) throw new Error('scatter: no point has both values positive: nothing to draw on log axes');
+  if (!lx.length) throw new OptionError('scatter: no point has both values positive: nothing to draw on log axes');
   const span = (v: number[]): [number, number] => {
     let a = Infinity, b = -Infinity;
     for (const e of v) { if (e < a) a = e; if (e > b) b = e; }

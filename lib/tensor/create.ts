@@ -3,6 +3,7 @@ import { native } from '../native';
 import { AnyTypedArray, DType, DTYPE_SIZE, dtypeCode, dtypeOfArray } from './dtype';
 import { op } from './ops';
 import { Device, Shape, Tensor, wrap } from './tensor';
+import { ShapeError } from '../errors';
 
 export interface TensorOptions {
   dtype?: DType;
@@ -34,12 +35,12 @@ function inferShape(data: Nested): number[] {
 
 function flatten(data: Nested, shape: number[], depth: number, out: Nested[]): void {
   if (depth === shape.length) {
-    if (Array.isArray(data)) throw new TypeError('tensor: ragged nested array (sub-arrays of different lengths)');
+    if (Array.isArray(data)) throw new ShapeError('tensor: ragged nested array (sub-arrays of different lengths)');
     out.push(data);
     return;
   }
   if (!Array.isArray(data) || data.length !== shape[depth]) {
-    throw new TypeError(`tensor: ragged nested array at depth ${depth}: expected ${shape[depth]} elements`);
+    throw new ShapeError(`tensor: ragged nested array at depth ${depth}: expected ${shape[depth]} elements`);
   }
   for (const e of data) flatten(e, shape, depth + 1, out);
 }

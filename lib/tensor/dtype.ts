@@ -1,6 +1,7 @@
 // PyTorch's dtypes by their Python names, with libtorch's ScalarType codes and the TypedArray that
 // holds each one's elements in JS (float16/bfloat16 as raw uint16 bit patterns and the float8 formats as
 // raw uint8 bit patterns: JS has no such floats).
+import { DTypeError } from '../errors';
 
 export type DType =
   | 'float32' | 'float64' | 'float16' | 'bfloat16'
@@ -44,14 +45,14 @@ export type AnyTypedArray = Float32Array | Float64Array | Uint16Array | Int8Arra
 
 export function dtypeFromCode(code: number): DType {
   const d = CODE_DTYPE[code];
-  if (!d) throw new Error(`unsupported libtorch dtype code ${code}`);
+  if (!d) throw new DTypeError(`unsupported libtorch dtype code ${code}`);
   return d;
 }
 
 export function dtypeCode(d: DType): number {
   const c = DTYPE_CODE[d];
   if (c === undefined) {
-    throw new TypeError(`unknown dtype '${String(d)}'; expected one of ${Object.keys(DTYPE_CODE).join(', ')}`);
+    throw new DTypeError(`unknown dtype '${String(d)}'; expected one of ${Object.keys(DTYPE_CODE).join(', ')}`);
   }
   return c;
 }
@@ -92,8 +93,8 @@ export function dtypeOfArray(a: ArrayBufferView): DType {
   if (a instanceof Uint32Array) return 'uint32';
   if (a instanceof BigUint64Array) return 'uint64';
   if (a instanceof Uint16Array) {
-    throw new TypeError('a Uint16Array may hold float16 or bfloat16 bits or uint16 values: pass { dtype: "float16" }, ' +
+    throw new DTypeError('a Uint16Array may hold float16 or bfloat16 bits or uint16 values: pass { dtype: "float16" }, ' +
       '{ dtype: "bfloat16" } or { dtype: "uint16" }');
   }
-  throw new TypeError(`cannot infer a dtype from ${a.constructor.name}; pass { dtype }`);
+  throw new DTypeError(`cannot infer a dtype from ${a.constructor.name}; pass { dtype }`);
 }

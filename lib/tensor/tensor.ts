@@ -6,6 +6,7 @@ import { AnyTypedArray, BIT_PATTERN_FLOATS, DType, DTYPE_SIZE, dtypeCode, dtypeF
 import { op } from './ops';
 import { track } from './scope';
 import { noteCreated } from '../device/memory';
+import { OptionError } from '../errors';
 
 export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | Scalar;
@@ -67,7 +68,7 @@ export class Tensor {
     if (dim === undefined) return this.shape;
     const s = this.meta()[1];
     const d = dim < 0 ? dim + s.length : dim;
-    if (d < 0 || d >= s.length) throw new RangeError(`size: dimension ${dim} out of range for a ${s.length}-d tensor`);
+    if (d < 0 || d >= s.length) throw new OptionError(`size: dimension ${dim} out of range for a ${s.length}-d tensor`);
     return s[d];
   }
 

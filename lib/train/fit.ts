@@ -8,7 +8,7 @@ import { crossEntropy } from '../nn/loss';
 import { Tensor } from '../tensor/tensor';
 import { tidy } from '../tensor/scope';
 import { DataLoader, TensorData } from '../data/loader';
-import { AbortError, OptionError, ShapeError, SquisherError } from '../errors';
+import { OptionError, ShapeError, SquisherError, throwIfAborted } from '../errors';
 import { checkOptions, Progress } from '../options';
 
 export type LossFn = (output: Tensor, target: Tensor) => Tensor;
@@ -61,10 +61,6 @@ const FIT_OPTIONS = ['epochs', 'lossFn', 'batchSize', 'shuffle', 'seed', 'dropLa
 export interface EvalOptions { lossFn?: LossFn; batchSize?: number; }
 export interface EvalResult { loss: number; accuracy?: number; n: number; }
 
-function abortError(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r : new AbortError('fit: aborted', { cause: r });
-}
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Correct predictions in a batch when the output is [N, C] scores and the target integer classes; else null. */
@@ -121,7 +117,7 @@ export async function fit(model: Module, optimizer: StepOptimizer, trainData: Te
     try {
       for (let r = it.next(); !r.done; r = it.next()) {
         const b = r.value;
-        if (o.signal?.aborted) { b.x.dispose(); b.y.dispose(); throw abortError(o.signal); }
+        if (o.signal?.aborted) { b.x.dispose(); b.y.dispose(); throwIfAborted(o.signal, 'fit'); }
         const len = b.x.shape[0];
         const loss = tidy(() => {
           optimizer.zeroGrad();

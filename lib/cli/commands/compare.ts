@@ -9,6 +9,7 @@ import { allowGlobalOption } from '../allow-global';
 import { scatterPng, scatterSvg } from '../../plot';
 import { cat, Tensor } from '../../tensor/tensor';
 import { dispose, tidy } from '../../tensor/scope';
+import { OptionError } from '../../errors';
 
 interface CompareCli { allowGlobal?: string[]; plot?: string; json?: boolean; topk: string; overwrite?: boolean; }
 
@@ -26,8 +27,8 @@ export function registerCompare(program: Command): void {
     .option('--overwrite', 'replace the plot file if it exists')
     .option('--json', 'print the full comparison as JSON')
     .action((a: string, b: string, o: CompareCli) => {
-      if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new Error(`--plot ${o.plot}: use a .svg or .png file name`);
-      if (o.plot && !o.overwrite && fs.existsSync(o.plot)) throw new Error(`${o.plot} exists; pass --overwrite to replace it`);
+      if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new OptionError(`--plot ${o.plot}: use a .svg or .png file name`);
+      if (o.plot && !o.overwrite && fs.existsSync(o.plot)) throw new OptionError(`${o.plot} exists; pass --overwrite to replace it`);
       const fracs = o.topk.split(',').map((s) => Number(s) / 100);
       const A = loadStateDict(a, { allowGlobals: o.allowGlobal }), B = loadStateDict(b, { allowGlobals: o.allowGlobal });
       try {

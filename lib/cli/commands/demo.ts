@@ -8,6 +8,7 @@ import { runDemo, formatResults } from '../../demo';
 import { defaultDeps } from '../../demo/defaults';
 import { freshPath, writeText } from '../../demo/plot-file';
 import { progress } from '../progress';
+import { OptionError } from '../../errors';
 
 export function registerDemo(program: Command): void {
   program
@@ -19,8 +20,8 @@ export function registerDemo(program: Command): void {
     .option('--json <file>', 'also write the results as JSON (a new file)')
     .action(async (o: { device: string; quick?: boolean; plot: string; json?: string }) => {
       // Refuse an existing JSON output before minutes of work, not after.
-      if (o.json && fs.existsSync(o.json)) throw new Error(`${o.json}: file exists; give a new file for --json`);
-      if (!/\.(svg|png)$/i.test(o.plot)) throw new Error(`--plot ${o.plot}: use a .svg or .png file name`);
+      if (o.json && fs.existsSync(o.json)) throw new OptionError(`${o.json}: file exists; give a new file for --json`);
+      if (!/\.(svg|png)$/i.test(o.plot)) throw new OptionError(`--plot ${o.plot}: use a .svg or .png file name`);
       const device = resolveDevice(o.device);
       const plotFile = freshPath(o.plot);
       const ac = new AbortController();

@@ -14,20 +14,21 @@ import { dispose } from '../../tensor/scope';
 import { progress } from '../progress';
 import { nprocOption, optionsToArgs, runLocalWorkers } from '../../distributed/cli';
 import { safetensorsFolder, SafetensorsFolder } from '../../distributed/shard';
+import { AbortError, CheckpointError, OptionError, ShapeError } from '../../errors';
 
 // Shared with the squisher and compare commands.
 /** OUT must be .safetensors, not one of the inputs, and new unless --overwrite: checked before any work. */
 export function checkNewOutput(out: string, inputs: string[], overwrite: boolean): void {
-  if (!/\.safetensors$/i.test(out)) throw new Error(`${out}: the output must be a .safetensors file (the metadata lives in its header)`);
+  if (!/\.safetensors$/i.test(out)) throw new OptionError(`${out}: the output must be a .safetensors file (the metadata lives in its header)`);
   const o = path.resolve(out);
-  for (const i of inputs) if (path.resolve(i) === o) throw new Error(`${out} is also an input; write the result to a new file`);
-  for (const i of inputs) if (!fs.existsSync(i)) throw new Error(`${i}: no such file`);
-  if (!overwrite && fs.existsSync(o)) throw new Error(`${out} exists; pass --overwrite to replace it`);
+  for (const i of inputs) if (path.resolve(i) === o) throw new OptionError(`${out} is also an input; write the result to a new file`);
+  for (const i of inputs) if (!fs.existsSync(i)) throw new CheckpointError(i, 'no such file');
+  if (!overwrite && fs.existsSync(o)) throw new OptionError(`${out} exists; pass --overwrite to replace it`);
 }
 
 export function intOption(v: string, name: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got '${v}'`);
+  if (!Number.isInteger(n) || n < 0) throw new OptionError(`${name} must be a non-negative integer, got '${v}'`);
   return n;
 }
 
@@ -45,10 +46,10 @@ export function readXY(file: string): { x: Tensor; y: Tensor } {
   const x = all.get('x'), y = all.get('y');
   if (!x || !y) {
     dispose(all);
-    throw new Error(`${file}: needs tensors 'x' (inputs) and 'y' (targets); found ${[...all.keys()].slice(0, 8).join(', ') || 'no tensors'}`);
+    throw new CheckpointError(file, `needs tensors 'x' (inputs) and 'y' (targets); found ${[...all.keys()].slice(0, 8).join(', ') || 'no tensors'}`);
   }
   for (const [k, t] of all) if (t !== x && t !== y) t.dispose();
-  if (x.shape[0] !== y.shape[0]) throw new Error(`${file}: x has ${x.shape[0]} rows but y has ${y.shape[0]}`);
+  if (x.shape[0] !== y.shape[0]) throw new ShapeError(`${file}: x has ${x.shape[0]} rows but y has ${y.shape[0]}`);
   return { x, y };
 }
 
@@ -61,7 +62,7 @@ function outputOption(v: string | undefined): number | string | undefined {
 export function loadScripted(file: string, device: string): ScriptModule {
   const fmt = checkpointFormat(file);
   if (fmt !== 'torchscript') {
-    throw new Error(`${file}: the model must be a TorchScript archive (torch.jit.save / torch.jit.script(model).save); ` +
+    throw new CheckpointError(file, 'the model must be a TorchScript archive (torch.jit.save / torch.jit.script(model).save); ' +
       `this is a ${fmt} file, which holds weights but no architecture to run`);
   }
   return ScriptModule.load(file, { device });
@@ -102,7 +103,7 @@ export function registerFisher(program: Command): void {
       const yDtype = data instanceof SafetensorsFolder ? data.yDtype : data.y.dtype;
       const task = o.task ?? (['float32', 'float64', 'float16', 'bfloat16'].includes(String(yDtype)) ? 'regression' : 'classification');
       const ac = new AbortController();
-      const onInt = (): void => ac.abort(new Error('interrupted: nothing was written'));
+      const onInt = (): void => ac.abort(new AbortError('interrupted: nothing was written'));
       process.once('SIGINT', onInt);
       if (o.distributed) process.once('SIGTERM', onInt);
       const bar = progress(o.distributed ? `fisher (${o.variant}, rank ${rank})` : `fisher (${o.variant})`);

@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import { fileSource, mergeModels, MergeMethod } from '../../apps';
 import { checkOutput, writeTensors } from '../../apps/files';
-import { CheckpointError } from '../../errors';
+import { CheckpointError, OptionError } from '../../errors';
 import { dispose } from '../../tensor';
 import { progress } from '../progress';
 
@@ -29,17 +29,17 @@ export function registerMerge(program: Command): void {
     .option('--overwrite', 'replace OUT if it exists')
     .action(async (models: string[], o: MergeCli) => {
       const method: MergeMethod = o.method ?? (o.fisher ? 'fisher' : 'average');
-      if (!['average', 'fisher', 'gradient-matching'].includes(method)) throw new Error(`--method must be average, fisher or gradient-matching, got '${method}'`);
-      if (method !== 'average' && !o.fisher) throw new Error(`--method ${method} needs --fisher, one file per model`);
-      if (method === 'average' && o.fisher) throw new Error('--method average takes no --fisher');
-      if (models.length < 2) throw new Error('merge needs at least two models');
+      if (!['average', 'fisher', 'gradient-matching'].includes(method)) throw new OptionError(`--method must be average, fisher or gradient-matching, got '${method}'`);
+      if (method !== 'average' && !o.fisher) throw new OptionError(`--method ${method} needs --fisher, one file per model`);
+      if (method === 'average' && o.fisher) throw new OptionError('--method average takes no --fisher');
+      if (models.length < 2) throw new OptionError('merge needs at least two models');
       const weights = o.weights?.map((w) => {
         const v = Number(w);
-        if (!Number.isFinite(v)) throw new Error(`--weights: '${w}' is not a number`);
+        if (!Number.isFinite(v)) throw new OptionError(`--weights: '${w}' is not a number`);
         return v;
       });
       const floor = Number(o.floor);
-      if (!(floor >= 0)) throw new Error(`--floor must be a number ≥ 0, got '${o.floor}'`);
+      if (!(floor >= 0)) throw new OptionError(`--floor must be a number ≥ 0, got '${o.floor}'`);
       checkOutput(o.out, [...models, ...(o.fisher ?? []), ...(o.base ? [o.base] : []), ...(o.baseFisher ? [o.baseFisher] : [])]);
       const bar = progress('merge');
       try {

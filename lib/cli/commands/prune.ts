@@ -9,6 +9,7 @@ import { torchScriptLayerTypes } from '../../apps/layer-types';
 import { checkpointFormat } from '../../io';
 import { readTensors, writeTensors, checkOutput, metadataOf } from '../../apps/files';
 import { dispose } from '../../tensor';
+import { OptionError } from '../../errors';
 
 interface PruneCli {
   model: string; fisher?: string; sparsity: string; method: PruneMethod; scope: PruneScope;
@@ -32,9 +33,9 @@ export function registerPrune(program: Command): void {
     .option('--json', 'print the sparsity report as JSON')
     .action((o: PruneCli) => {
       const sparsity = Number(o.sparsity);
-      if (!['fisher', 'magnitude', 'random'].includes(o.method)) throw new Error(`--method must be fisher, magnitude or random, got '${o.method}'`);
-      if (!['global', 'layer'].includes(o.scope)) throw new Error(`--scope must be global or layer, got '${o.scope}'`);
-      if (o.method === 'fisher' && !o.fisher) throw new Error('--method fisher needs --fisher F (or use --method magnitude|random)');
+      if (!['fisher', 'magnitude', 'random'].includes(o.method)) throw new OptionError(`--method must be fisher, magnitude or random, got '${o.method}'`);
+      if (!['global', 'layer'].includes(o.scope)) throw new OptionError(`--scope must be global or layer, got '${o.scope}'`);
+      if (o.method === 'fisher' && !o.fisher) throw new OptionError('--method fisher needs --fisher F (or use --method magnitude|random)');
       checkOutput(o.out, [o.model, ...(o.fisher ? [o.fisher] : [])]);
       const model = readTensors(o.model, 'model');
       const fisher = o.fisher ? readTensors(o.fisher, 'Fisher') : undefined;
@@ -44,13 +45,13 @@ export function registerPrune(program: Command): void {
         if (o.prunable) {
           const re = new RegExp(o.prunable);
           prunable = [...model.keys()].filter((n) => re.test(n));
-          if (!prunable.length) throw new Error(`--prunable /${o.prunable}/ matches no tensor of ${o.model}`);
+          if (!prunable.length) throw new OptionError(`--prunable /${o.prunable}/ matches no tensor of ${o.model}`);
           rule = `--prunable /${o.prunable}/`;
         } else if (checkpointFormat(o.model) === 'torchscript') {
           // a TorchScript model knows its layer types (read from the archive, not run): Linear and Conv weights, exactly
           const types = torchScriptLayerTypes(o.model);
           prunable = [...model.keys()].filter((n) => n.endsWith('.weight') && PRUNABLE_LAYERS.has(types.get(n.slice(0, -'.weight'.length)) ?? ''));
-          if (!prunable.length) throw new Error(`${o.model} has no Linear or Conv layer to prune (pass --prunable REGEX)`);
+          if (!prunable.length) throw new OptionError(`${o.model} has no Linear or Conv layer to prune (pass --prunable REGEX)`);
           rule = 'Linear/Conv weights by layer type';
         }
         const tied = storageAliases(model);

@@ -10,6 +10,7 @@ import { crossEntropy } from '../../nn/loss';
 import { Tensor, dispose, tidy } from '../../tensor';
 import { ece, nll, accuracy as probAccuracy, lastLayerLogitVariance, optimizePriorPrecision, posteriorVariance, probitPredictive } from '../../apps';
 import { Dataset } from '../deps';
+import { OptionError } from '../../errors';
 
 export interface Calibration { accuracy: number; nll: number; ece: number; priorPrecision?: number; }
 export interface LaplaceResult { map: Calibration; squisher: Calibration; fisher: Calibration; layer: string; }
@@ -35,7 +36,7 @@ function scores(probs: Tensor, y: Tensor): Calibration {
 /** The last Linear layer's name, and the model's logits with that layer's inputs (the features). */
 function lastLinear(model: Module): string {
   const lin = model.namedModules().filter(([, m]) => m.typeName === 'Linear');
-  if (!lin.length) throw new Error('laplace: the model has no Linear layer');
+  if (!lin.length) throw new OptionError('laplace: the model has no Linear layer');
   return lin[lin.length - 1][0];
 }
 function logitsAndFeatures(model: Module, layer: string, x: Tensor): { logits: Tensor; features: Tensor } {

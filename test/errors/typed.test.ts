@@ -1,0 +1,69 @@
+// Every error squisher throws on purpose is a SquisherError whose class and `status` a service can map to a
+// response (README, "Errors"). One public call per class: the class, the status and the exact message.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  apps, data, squisher, tensor, zeros, saveSafetensors, Tensor,
+  AbortError, CheckpointError, DTypeError, OptimizerStateError, OptionError, ShapeError, SquisherError,
+} from '../../lib';
+
+function caught(f: () => unknown): unknown {
+  try { f(); } catch (e) { return e; }
+  throw new Error('expected a throw');
+}
+
+function expectTyped(e: unknown, cls: new (...a: never[]) => SquisherError, status: number, message: string): void {
+  expect(e).toBeInstanceOf(cls);
+  expect(e).toBeInstanceOf(SquisherError);
+  expect((e as SquisherError).status).toBe(status);
+  expect((e as Error).message).toBe(message);
+}
+
+test('OptionError (400): squisher() with a bad batchSize', () => {
+  const opt = { state: () => new Map() };
+  expectTyped(caught(() => squisher(opt as never, { batchSize: 0 })), OptionError, 400, 'squisher: batchSize must be a positive number, got 0');
+});
+
+test('OptionError (400): DataLoader with a batchSize that is not a positive integer', () => {
+  const d = { x: zeros([4, 2]), y: zeros([4]) };
+  expectTyped(caught(() => new data.DataLoader(d, { batchSize: 1.5 })), OptionError, 400, 'DataLoader: batchSize must be a positive integer, got 1.5');
+});
+
+test('OptimizerStateError (422): squisher() on an optimizer whose state() is not a Map', () => {
+  const opt = { state: () => ({}) };
+  expectTyped(caught(() => squisher(opt as never)), OptimizerStateError, 422, 'squisher: optimizer.state() must return a Map of parameter name -> state');
+});
+
+test('ShapeError (400): DataLoader whose x and y disagree on the sample count', () => {
+  const d = { x: zeros([3, 2]), y: zeros([2]) };
+  expectTyped(caught(() => new data.DataLoader(d, { batchSize: 1 })), ShapeError, 400, 'DataLoader: x has 3 samples but y has 2');
+});
+
+test('ShapeError (400): a ragged nested array', () => {
+  expectTyped(caught(() => tensor([[1, 2], [3]])), ShapeError, 400, 'tensor: ragged nested array at depth 1: expected 2 elements');
+});
+
+test('DTypeError (400): applyMasks with a float mask', () => {
+  const params = new Map<string, Tensor>([['w', zeros([2, 2])]]);
+  const masks = new Map<string, Tensor>([['w', zeros([2, 2])]]);
+  expectTyped(caught(() => apps.applyMasks(params, masks)), DTypeError, 400, "applyMasks: mask 'w' has dtype float32; masks are bool");
+});
+
+test('CheckpointError (422): a merge source file without the asked tensor names the file', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'typed-'));
+  const f = path.join(dir, 'a.safetensors');
+  saveSafetensors(f, new Map([['w', zeros([2])]]));
+  const e = caught(() => apps.fileSource(f).get('nope'));
+  expectTyped(e, CheckpointError, 422, `${f}: no tensor 'nope'`);
+  expect((e as CheckpointError).file).toBe(f);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('AbortError (499): mergeModels with an aborted signal', async () => {
+  const a = new Map<string, Tensor>([['w', zeros([2])]]);
+  const b = new Map<string, Tensor>([['w', zeros([2])]]);
+  const e = await apps.mergeModels([a, b], null, { signal: AbortSignal.abort() }).then(() => null, (x: unknown) => x);
+  expectTyped(e, AbortError, 499, 'merge: aborted');
+  expect((e as Error).name).toBe('AbortError');
+});
