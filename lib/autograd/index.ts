@@ -1,6 +1,7 @@
 // Gradient mode scopes and functional gradients, as torch.no_grad / torch.autograd.grad.
 import { native } from '../native';
 import { Tensor, wrap } from '../tensor/tensor';
+import { OptionError } from '../errors';
 
 function withGradMode<T>(on: boolean, fn: () => T): T {
   const prev = native.setGradEnabled(on);
@@ -13,7 +14,7 @@ function withGradMode<T>(on: boolean, fn: () => T): T {
   // Grad mode is thread-local state, not async-context state: an async fn would leak the mode to
   // whatever else runs meanwhile, so only synchronous functions are accepted.
   if (result instanceof Promise) {
-    throw new TypeError('noGrad/enableGrad take a synchronous function; call them inside each synchronous step');
+    throw new OptionError('noGrad/enableGrad take a synchronous function; call them inside each synchronous step');
   }
   return result;
 }
