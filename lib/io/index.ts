@@ -14,10 +14,11 @@ import { CheckpointError, Source, openSource } from './source';
 import { LoadOptions as TorchLoadOptions, MapLocation, archiveLayout, loadTorch, loadTorchAsync, materialize, saveTorch, sniff } from './torchsave';
 import { loadTorchScript, parseTorchScript } from './torchscript';
 import { flattenTree } from './tree';
-import { OrderedDict } from './values';
+import { OrderedDict, PyValue } from './values';
 import { ZipReader } from './zip';
 
-export { OrderedDict, Tuple, tuple, PyFloat, PyComplex, PyGlobal, TensorRef, StorageRef } from './values';
+export { OrderedDict, Tuple, tuple, PyFloat, PyComplex, PyGlobal, TensorRef, StorageRef, ScriptObject } from './values';
+export type { PyValue } from './values';
 export { CheckpointError } from './source';
 export type { MapLocation } from './torchsave';
 export { ShardedCheckpoint, resolveCheckpoint, CHECKPOINT_NAMES } from './sharded';
@@ -69,7 +70,7 @@ export function checkpointFormat(file: CheckpointInput, name?: string): Format |
 }
 
 /** Loads a checkpoint held in memory (load() with bytes instead of a path). */
-function loadBytes(bytes: Uint8Array, opts: LoadOptions): unknown {
+function loadBytes(bytes: Uint8Array, opts: LoadOptions): PyValue {
   const name = opts.name ?? '<buffer>';
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const src = openSource(buf, name);
@@ -97,7 +98,7 @@ function loadBytes(bytes: Uint8Array, opts: LoadOptions): unknown {
  * checkpoint (Buffer / Uint8Array; opts.name names them in errors). mapLocation: 'cpu' (default),
  * 'cuda' / 'cuda:N', or 'keep'; allowGlobals: see LoadOptions.
  */
-export function load(input: CheckpointInput, opts: LoadOptions = {}): unknown {
+export function load(input: CheckpointInput, opts: LoadOptions = {}): PyValue {
   if (typeof input !== 'string') return loadBytes(input, opts);
   const r = resolveCheckpoint(input);
   if (r.kind === 'index') {
@@ -118,7 +119,7 @@ export function load(input: CheckpointInput, opts: LoadOptions = {}): unknown {
  * load() with a torch.save file's tensor bytes read on worker threads, so a service's event loop keeps
  * running while a large checkpoint loads. Same result as load(); other formats load as load() does.
  */
-export async function loadAsync(file: CheckpointInput, opts: LoadOptions = {}): Promise<unknown> {
+export async function loadAsync(file: CheckpointInput, opts: LoadOptions = {}): Promise<PyValue> {
   if (typeof file === 'string') {
     const r = resolveCheckpoint(file);
     if (r.kind === 'index') {

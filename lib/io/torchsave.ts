@@ -11,7 +11,7 @@ import { STORAGE_DTYPE, unpickle } from './pickle';
 import { PickleWriter, TensorRecord } from './pickle-write';
 import { CheckpointError, Source, openSource } from './source';
 import { Scratch, bytesAs, readTensorBytes } from './tensor-bytes';
-import { OrderedDict, PyGlobal, StorageRef, TensorRef, Tuple } from './values';
+import { OrderedDict, PyGlobal, PyValue, StorageRef, TensorRef, Tuple } from './values';
 import { ZipReader, ZipWriter } from './zip';
 
 export type MapLocation = 'cpu' | 'cuda' | 'keep' | `cuda:${number}`;
@@ -181,7 +181,7 @@ type StorageReader = (ref: StorageRef, device: string) => Tensor;
  * Replaces every TensorRef in the tree by a Tensor; views of one storage share it. `read` supplies each
  * storage (default: read it from the archive now).
  */
-export function materialize(a: TorchArchive, loc: MapLocation = 'cpu', read?: StorageReader): unknown {
+export function materialize(a: TorchArchive, loc: MapLocation = 'cpu', read?: StorageReader): PyValue {
   const storageTensors = new Map<string, Tensor>();
   const made = new Map<TensorRef, Tensor>();
   const scratch: Scratch = { buf: null };
@@ -210,7 +210,8 @@ export function materialize(a: TorchArchive, loc: MapLocation = 'cpu', read?: St
     return t;
   };
   try {
-    return walk(a.root, conv);
+    // Every TensorRef / NumpyArray is now a Tensor: what is left is the pickle's data (values.ts).
+    return walk(a.root, conv) as PyValue;
   } catch (e) {
     for (const t of made.values()) t.dispose();
     for (const t of arrays.values()) t.dispose();
@@ -225,7 +226,7 @@ export function materialize(a: TorchArchive, loc: MapLocation = 'cpu', read?: St
  * Loads a torch.save file (or a TorchScript archive's parameters and buffers). Dicts become Maps
  * (OrderedDict for state_dicts), tuples Tuple, tensors Tensor: see values.ts for the whole mapping.
  */
-export function loadTorch(file: string | Buffer, opts: LoadOptions = {}, name?: string): unknown {
+export function loadTorch(file: string | Buffer, opts: LoadOptions = {}, name?: string): PyValue {
   const src = openSource(file, name);
   try {
     return materialize(openArchive(src, opts), opts.mapLocation ?? 'cpu');
@@ -239,7 +240,7 @@ export function loadTorch(file: string | Buffer, opts: LoadOptions = {}, name?: 
  * stays free: the pickle is parsed here (it is small), every stored storage is read off-thread, then the
  * tree is built as loadTorch builds it.
  */
-export async function loadTorchAsync(file: string, opts: LoadOptions = {}): Promise<unknown> {
+export async function loadTorchAsync(file: string, opts: LoadOptions = {}): Promise<PyValue> {
   const src = openSource(file);
   const pre = new Map<string, Tensor>();
   try {

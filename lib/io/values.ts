@@ -10,7 +10,8 @@
 //   str / bytes / None     string / Buffer / null
 //   torch.Tensor           Tensor (after load) or TensorRef (inspect: metadata only, no data read)
 //   torch.float32, ...     PyGlobal (a named Python object that holds no code, written back by name)
-import type { DType } from '../tensor';
+import type { DType, Tensor } from '../tensor';
+import type { NumpyDType, PyObject } from './inert';
 
 /** A Python tuple. Build one with `tuple(a, b, ...)` (Array's constructor treats one number as a length). */
 export class Tuple<T = unknown> extends Array<T> {}
@@ -71,3 +72,29 @@ export class ScriptObject {
   state: unknown = undefined;
   constructor(readonly cls: PyGlobal) {}
 }
+
+/**
+ * Any value load() can return: what a checkpoint's pickle becomes (see the table at the top), after
+ * its tensors are read. PyObject is an allow-listed class kept as data (LoadOptions.allowGlobals);
+ * NumpyDType a numpy dtype pickled on its own (numpy arrays become Tensors). Narrow with instanceof /
+ * typeof, or pass it to Module.loadStateDict, which checks at run time that it is a Map of tensors.
+ */
+export type PyValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Buffer
+  | Tensor
+  | PyFloat
+  | PyComplex
+  | PyGlobal
+  | ScriptObject
+  | PyObject
+  | NumpyDType
+  | PyValue[]
+  | Tuple<PyValue>
+  | Map<PyValue, PyValue>
+  | OrderedDict<PyValue, PyValue>
+  | Set<PyValue>;

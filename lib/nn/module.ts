@@ -6,6 +6,15 @@ import { noGrad } from '../autograd';
 import { DType } from '../tensor/dtype';
 import { Tensor } from '../tensor/tensor';
 import { keep } from '../tensor/scope';
+import { OptionError } from '../errors';
+import type { PyValue } from '../io/values';
+
+/** What a value is, for an error message: its class name, else its typeof. */
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
+  return `a ${typeof v}`;
+}
 
 export type ForwardHook = (module: Module, inputs: unknown[], output: unknown) => void;
 
@@ -120,9 +129,9 @@ export abstract class Module {
   }
 
   /** Copies values into this module's tensors (shapes must match; dtypes are converted). */
-  loadStateDict(sd: Map<string, Tensor> | Record<string, Tensor>, o: LoadStateDictOptions = {}): { missing: string[]; unexpected: string[] } {
+  loadStateDict(sd: Map<string, Tensor> | Record<string, Tensor> | PyValue, o: LoadStateDictOptions = {}): { missing: string[]; unexpected: string[] } {
     const strict = o.strict ?? true;
-    const src = sd instanceof Map ? sd : new Map(Object.entries(sd));
+    const src = this.checkStateDict(sd);
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !src.has(k));
     const unexpected = [...src.keys()].filter((k) => !own.has(k));
@@ -141,6 +150,25 @@ export abstract class Module {
       noGrad(() => dst.copy_(v));
     }
     return { missing, unexpected };
+  }
+
+  /**
+   * load()'s result is typed as any checkpoint value (PyValue), so what loadStateDict is given is checked
+   * here: a Map (or plain object) of string keys to tensors, else an OptionError naming the key.
+   */
+  private checkStateDict(sd: unknown): Map<string, Tensor> {
+    const where = `loadStateDict(${this.typeName})`;
+    let entries: [unknown, unknown][];
+    if (sd instanceof Map) entries = [...sd];
+    else if (sd !== null && typeof sd === 'object' && Object.getPrototypeOf(sd) === Object.prototype) entries = Object.entries(sd);
+    else throw new OptionError(`${where}: expected a state dict (a Map of names to tensors), got ${describeValue(sd)}`);
+    const out = new Map<string, Tensor>();
+    for (const [k, v] of entries) {
+      if (typeof k !== 'string') throw new OptionError(`${where}: key ${String(k)} is ${describeValue(k)}, not a string`);
+      if (!(v instanceof Tensor)) throw new OptionError(`${where}: '${k}' is ${describeValue(v)}, not a tensor`);
+      out.set(k, v);
+    }
+    return out;
   }
 
   // ---- modes and placement ----
