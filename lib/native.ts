@@ -27,8 +27,8 @@ export interface Native {
   toString(h: Handle): string;
   findOp(name: string, overload: string): Handle;
   opSchema(op: Handle): string;
-  callOp(op: Handle, ...args: unknown[]): any;
-  callOpAsync(op: Handle, ...args: unknown[]): Promise<any>;
+  callOp(op: Handle, ...args: unknown[]): unknown;
+  callOpAsync(op: Handle, ...args: unknown[]): Promise<unknown>;
   setGradEnabled(on: boolean): boolean;
   isGradEnabled(): boolean;
   setRequiresGrad(h: Handle, on: boolean): void;
@@ -49,12 +49,12 @@ export interface Native {
   setInplaceRequiresGradAllowed(on: boolean): boolean;
   setVmapFallbackWarningEnabled(on: boolean): boolean;
   jitLoad(path: string, device: string | null): Handle;
-  jitForward(m: Handle, inputs: unknown[]): any;
-  jitForwardAsync(m: Handle, inputs: unknown[]): Promise<any>;
+  jitForward(m: Handle, inputs: unknown[]): unknown;
+  jitForwardAsync(m: Handle, inputs: unknown[]): Promise<unknown>;
   jitNamedParameters(m: Handle): [string, Handle][];
   jitNamedBuffers(m: Handle): [string, Handle][];
   jitSetAttr(m: Handle, name: string, t: Handle): void;
-  jitGetAttr(m: Handle, name: string): any;
+  jitGetAttr(m: Handle, name: string): unknown;
   jitTrain(m: Handle, on: boolean): void;
   jitIsTraining(m: Handle): boolean;
   jitTo(m: Handle, device: string | null, dtype: number | null): void;

@@ -14,7 +14,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import Fastify, { FastifyInstance } from 'fastify';
-import { ScriptModule, SquisherError, FisherDiagonal, fisherDiagonal, squisher, tensor, tidy } from 'squisher';
+import { ScriptModule, SquisherError, FisherDiagonal, fisherDiagonal, squisher, Tensor, tensor, tidy } from 'squisher';
 
 export interface ServiceOptions { modelPath: string; logger?: boolean; }
 
@@ -41,7 +41,7 @@ export function createService(o: ServiceOptions): FastifyInstance {
   app.post<{ Body: { input: number[][] } }>('/predict', async (req) => {
     const x = tensor(req.body.input);
     try {
-      const y = await model.forwardAsync(x);   // on a worker thread: the event loop keeps serving
+      const y = await model.forwardAsync<Tensor>(x);   // on a worker thread: the event loop keeps serving
       try { return { output: y.toList() }; } finally { y.dispose(); }
     } finally { x.dispose(); }
   });

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Handle, native } from '../native';
 import { DType, dtypeCode } from '../tensor/dtype';
-import { Tensor, wrap } from '../tensor/tensor';
+import { JitValue, Tensor, wrap } from '../tensor/tensor';
 import { keep } from '../tensor/scope';
 import { Module } from './module';
 
@@ -36,11 +36,11 @@ export class ScriptModule extends Module {
 
   get typeName(): string { return this.qualifiedName.split('.').pop() ?? this.qualifiedName; }
 
-  forward(...inputs: unknown[]): any {
+  forward<T extends JitValue = JitValue>(...inputs: unknown[]): T {
     return wrap(native.jitForward(this.native, inputs.map(toNative)));
   }
   /** forward() on a worker thread. */
-  async forwardAsync(...inputs: unknown[]): Promise<any> {
+  async forwardAsync<T extends JitValue = JitValue>(...inputs: unknown[]): Promise<T> {
     return wrap(await native.jitForwardAsync(this.native, inputs.map(toNative)));
   }
 

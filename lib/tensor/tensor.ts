@@ -18,6 +18,16 @@ function h(x: Tensor): Handle {
 }
 
 /** Converts a native result (a handle, an array of them, null) into Tensors. */
+/** What toList() returns: one value (0-d) or arrays nested once per dimension. */
+export type NestedList = number | boolean | NestedList[];
+
+/**
+ * What an ATen op or a TorchScript forward can return: a tensor, a scalar, a string, None, or lists /
+ * tuples / dicts of these. callOp / ScriptModule.forward take the expected type as a parameter
+ * (`callOp<Tensor>(...)`, `const [a, b] = m.forward<[Tensor, Tensor]>(x)`): it is not checked at run time.
+ */
+export type JitValue = Tensor | number | boolean | bigint | string | null | JitValue[] | Map<JitValue, JitValue>;
+
 export function wrap(r: any): any {
   if (r === null || r === undefined) return r;
   if (Array.isArray(r)) return r.map(wrap);
@@ -99,8 +109,12 @@ export class Tensor {
   item(): number {
     return native.item(this.handle) as number;
   }
-  /** The elements as a plain (nested) JS array; float16/bfloat16/float8 and (u)int64 are converted to numbers. */
-  toList(): any {
+  /**
+   * The elements as a plain (nested) JS array, as PyTorch's tolist(); float16/bfloat16/float8 and (u)int64
+   * are converted to numbers, bool to booleans; a 0-d tensor gives its one value. Narrow with
+   * `as number[][]` etc. where the rank is known.
+   */
+  toList(): NestedList {
     const flat = BIT_PATTERN_FLOATS.has(this.dtype) ? this.to('float32').toArray() : this.toArray();
     const vals: any[] = Array.from(flat as any, (x: any) => (typeof x === 'bigint' ? Number(x) : x));
     const shape = this.shape;
@@ -393,11 +407,11 @@ export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tenso
  * Calls any ATen operator by name (the escape hatch for what Tensor has no method for), e.g.
  * callOp('aten::conv2d', '', x, w, b, [1, 1], [0, 0], [1, 1], 1). Tensors in/out are Tensors.
  */
-export function callOp(name: string, overload: string, ...args: unknown[]): any {
+export function callOp<T extends JitValue = JitValue>(name: string, overload: string, ...args: unknown[]): T {
   return wrap(native.callOp(op(name, overload), ...args.map(toNativeArg)));
 }
 /** callOp on a worker thread: inputs are kept alive and guarded against in-place changes until it settles. */
-export async function callOpAsync(name: string, overload: string, ...args: unknown[]): Promise<any> {
+export async function callOpAsync<T extends JitValue = JitValue>(name: string, overload: string, ...args: unknown[]): Promise<T> {
   return wrap(await native.callOpAsync(op(name, overload), ...args.map(toNativeArg)));
 }
 function toNativeArg(a: unknown): unknown {

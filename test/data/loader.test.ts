@@ -27,8 +27,8 @@ test('unshuffled batches are the slices in order; x and y stay paired', () => {
 
 test('shuffled: each epoch a permutation of all samples, reproducible from the seed, new each epoch', () => {
   const l = new data.DataLoader({ x, y }, { batchSize: 4, shuffle: true, seed: 7 });
-  const e0 = [...l].flatMap((b) => { expect(b.x.toList()).toEqual((b.y.toList() as number[]).map((v) => [v * 10])); return b.y.toList(); });
-  const e1 = [...l].flatMap((b) => b.y.toList());
+  const e0 = [...l].flatMap((b) => { expect(b.x.toList()).toEqual((b.y.toList() as number[]).map((v) => [v * 10])); return b.y.toList() as number[]; });
+  const e1 = [...l].flatMap((b) => b.y.toList() as number[]);
   expect([...e0].sort((a, b) => a - b)).toEqual(Array.from({ length: 23 }, (_, i) => i));
   expect([...e1].sort((a, b) => a - b)).toEqual(Array.from({ length: 23 }, (_, i) => i));
   expect(e0).not.toEqual(e1);

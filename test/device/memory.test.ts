@@ -2,7 +2,7 @@
 // issue (5,000 forward() calls without disposal) is loud: either memory stays under 2x the working set or
 // a one-time warning names tidy.
 import * as path from 'path';
-import { memory, setMemoryWarning, tensor, zeros, tidy, ScriptModule } from '../../lib';
+import { memory, setMemoryWarning, tensor, zeros, tidy, ScriptModule, Tensor } from '../../lib';
 import { python, tmpDir } from '../helpers/oracle';
 
 // The warnings squisher emitted while fn ran (process.emitWarning, captured instead of printed).
@@ -58,7 +58,7 @@ print(json.dumps(1))`, [file]);
       let peak = 0;
       const warnings = await warningsDuring(() => {
         for (let i = 0; i < 5000; i++) {
-          tidy(() => { model.forward(x).sum().item(); });
+          tidy(() => { model.forward<Tensor>(x).sum().item(); });
           if (i % 500 === 0) peak = Math.max(peak, memory().numBytes);
         }
       });

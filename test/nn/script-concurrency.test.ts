@@ -17,7 +17,7 @@ describe('ScriptModule async forward vs attribute swaps', () => {
   test('every forwardAsync sees the parameters it was called with; every functionalCall its own', async () => {
     expect(maxDiff(y0, y1)).toBeGreaterThan(0.1);  // the swap changes the output
     for (let round = 0; round < 12; round++) {
-      const pending = [m.forwardAsync(x), m.forwardAsync(x)];
+      const pending = [m.forwardAsync<Tensor>(x), m.forwardAsync<Tensor>(x)];
       const during: Tensor[] = [];
       for (let k = 0; k < 3; k++) during.push(functionalCall(m, swapped, x));
       const outs = await Promise.all(pending);
@@ -34,7 +34,7 @@ describe('ScriptModule async forward vs attribute swaps', () => {
   });
   test('in-place writes to a parameter, and module.to, are refused while a forward reads them', async () => {
     const [, w] = m.namedParameters()[0];
-    const p = m.forwardAsync(x);
+    const p = m.forwardAsync<Tensor>(x);
     expect(() => noGrad(() => w.mul_(2))).toThrow(BusyError);
     expect(() => m.to('float64')).toThrow(BusyError);
     expect(maxDiff(await p, y0)).toBeLessThan(1e-6);

@@ -1,7 +1,7 @@
 // Issue 9 item 6: integers that become a dtype, layout or memory format inside callOp are checked; an
 // unknown code is refused with a typed error naming the operator and argument (libtorch indexes tables
 // with them: -1 or 999 crashed the process intermittently).
-import { callOp, DTypeError, OptionError, tensor } from '../../lib';
+import { callOp, DTypeError, OptionError, Tensor, tensor } from '../../lib';
 
 describe('enum codes passed to operators', () => {
   test.each([-1, 999, 1000000])('aten::empty.memory_format refuses dtype %p with a DTypeError', (code) => {
@@ -17,10 +17,10 @@ describe('enum codes passed to operators', () => {
     expect(() => callOp('aten::empty', 'memory_format', [2], null, null, null, null, -1)).toThrow(OptionError);
   });
   test('valid codes still work', () => {
-    const t = callOp('aten::empty', 'memory_format', [2, 3], 7 /* float64 */, 0, null, null, 0);
+    const t = callOp<Tensor>('aten::empty', 'memory_format', [2, 3], 7 /* float64 */, 0, null, null, 0);
     expect(t.dtype).toBe('float64');
     expect(t.shape).toEqual([2, 3]);
-    expect(callOp('aten::_to_copy', '', tensor([1.5]), 3 /* int32 */).dtype).toBe('int32');
+    expect(callOp<Tensor>('aten::_to_copy', '', tensor([1.5]), 3 /* int32 */).dtype).toBe('int32');
   });
   test('fromBuffer refuses an unknown dtype code with a DTypeError', () => {
     const { native } = require('../../lib/native');

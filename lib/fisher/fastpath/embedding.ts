@@ -22,7 +22,7 @@ export function embeddingSumSq(info: LayerInfo, idx: Tensor, d: Tensor, weightSh
     callOp('aten::index_add_', '', w, 0, ix.flatten(), dd.flatten(0, 1).square(), scale);
     return;
   }
-  const sampleIdx = callOp('aten::arange', '', B, 4, null, ix.device, null).unsqueeze(1).mul(V);
+  const sampleIdx = callOp<Tensor>('aten::arange', '', B, 4, null, ix.device, null).unsqueeze(1).mul(V);
   const keys = ix.add(sampleIdx).flatten();
   const [uniq, inverse] = callOp('aten::_unique2', '', keys, true, true, false) as Tensor[];
   const sums = zeros([uniq.shape[0], D], { dtype: d.dtype, device: d.device });
