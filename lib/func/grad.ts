@@ -20,12 +20,13 @@ function unwrapAt(t: Tensor, level: number): Tensor { return wrap(native.unwrapF
  * gradAndValue(f)(...args) -> { grads, value }: grads has the structure of the differentiated
  * argument (or an array of them when argnums is an array); f must return a scalar Tensor.
  */
-export function gradAndValue(f: (...args: any[]) => Tensor, o: GradTransformOptions = {}) {
+export function gradAndValue<A extends unknown[], G = A[0]>(f: (...args: A) => Tensor, o: GradTransformOptions = {}) {
   const argnums = o.argnums ?? 0;
   const nums = Array.isArray(argnums) ? argnums : [argnums];
-  return (...args: any[]): { grads: any; value: Tensor } => withLayer(() => native.gradIncrementNesting(), (level) => enableGrad(() => {
+  // G (default: the first argument's type) is what the caller says grads hold; it is not checked.
+  return (...args: A): { grads: G; value: Tensor } => withLayer(() => native.gradIncrementNesting(), (level) => enableGrad(() => {
     for (const n of nums) if (n < 0 || n >= args.length) throw new RangeError(`grad: argnums ${n} out of range for ${args.length} arguments`);
-    const wrapped = args.map((a) => mapTree(a, (t) => wrap(native.wrapForGrad(t.handle, level))));
+    const wrapped = args.map((a) => mapTree(a, (t) => wrap(native.wrapForGrad(t.handle, level)))) as A;
     const diff = nums.map((n) => wrapped[n]);
     const flatDiff = leaves(diff);
     if (flatDiff.length === 0) throw new TypeError('grad: the differentiated arguments hold no Tensor');
@@ -41,12 +42,12 @@ export function gradAndValue(f: (...args: any[]) => Tensor, o: GradTransformOpti
     else gs = flatDiff.map(() => null);
     const filled = gs.map((g, i) => unwrapAt(g ?? zerosLike(flatDiff[i]), level));
     const tree = replaceLeaves(diff, filled);
-    return { grads: Array.isArray(argnums) ? tree : tree[0], value: unwrapAt(out, level) };
+    return { grads: (Array.isArray(argnums) ? tree : tree[0]) as G, value: unwrapAt(out, level) };
   }));
 }
 
 /** torch.func.grad: the gradient of a scalar function with respect to argument(s) argnums. */
-export function grad(f: (...args: any[]) => Tensor, o: GradTransformOptions = {}) {
-  const g = gradAndValue(f, o);
-  return (...args: any[]): any => g(...args).grads;
+export function grad<A extends unknown[], G = A[0]>(f: (...args: A) => Tensor, o: GradTransformOptions = {}) {
+  const g = gradAndValue<A, G>(f, o);
+  return (...args: A): G => g(...args).grads;
 }

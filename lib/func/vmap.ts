@@ -29,8 +29,9 @@ export function explainVmapError(e: unknown): Error {
   return e instanceof Error ? e : new Error(msg);
 }
 
-export function vmap(f: (...args: any[]) => any, o: VmapOptions = {}) {
-  return (...args: any[]): any => {
+// The batched function takes and returns what f does, each tensor with the batch dimension added.
+export function vmap<A extends unknown[], R>(f: (...args: A) => R, o: VmapOptions = {}) {
+  return (...args: A): R => {
     const dims = Array.isArray(o.inDims) ? o.inDims : args.map(() => (o.inDims === undefined ? 0 : o.inDims as number));
     if (dims.length !== args.length) throw new RangeError(`vmap: inDims has ${dims.length} entries for ${args.length} arguments`);
     let batch = -1;
@@ -51,7 +52,7 @@ export function vmap(f: (...args: any[]) => any, o: VmapOptions = {}) {
       return withLayer(() => native.vmapIncrementNesting(batch, o.randomness ?? 'error'), (level) => {
         const batched = args.map((a, i) => (dims[i] === null ? a
           : mapTree(a, (t) => wrap(native.addBatchDim(t.handle, (dims[i] as number) < 0 ? (dims[i] as number) + t.ndim : dims[i] as number, level)))));
-        const out = f(...batched);
+        const out = f(...(batched as A));
         return mapTree(out, (t) => wrap(native.removeBatchDim(t.handle, level, batch, o.outDims ?? 0)));
       });
     } catch (e) {

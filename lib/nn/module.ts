@@ -32,11 +32,18 @@ export abstract class Module {
   protected readonly nonPersistent = new Set<string>();
   private readonly hooks: ForwardHook[] = [];
 
-  abstract forward(...inputs: any[]): any;
+  /**
+   * The module's computation. Subclasses declare their own inputs and output (`forward(x: Tensor): Tensor`);
+   * `never[]` here lets any parameter list override it.
+   */
+  abstract forward(...inputs: never[]): unknown;
 
-  /** Runs forward() and then the forward hooks, like calling a PyTorch module. */
-  call(...inputs: any[]): any {
-    const out = this.forward(...inputs);
+  /**
+   * Runs forward() and then the forward hooks, like calling a PyTorch module. T is the output the caller
+   * expects (a Tensor unless said otherwise, e.g. `call<[Tensor, Tensor]>(x)`): not checked at run time.
+   */
+  call<T = Tensor>(...inputs: unknown[]): T {
+    const out = (this.forward as (...a: unknown[]) => unknown)(...inputs) as T;
     for (const h of this.hooks) h(this, inputs, out);
     return out;
   }
@@ -270,6 +277,6 @@ export abstract class Module {
 }
 
 /** Calls `module` with some of its tensors replaced: torch.func.functional_call(module, params, inputs). */
-export function functionalCall(module: Module, values: Map<string, Tensor>, ...inputs: unknown[]): any {
-  return module.withTensors(values, () => module.call(...inputs));
+export function functionalCall<T = Tensor>(module: Module, values: Map<string, Tensor>, ...inputs: unknown[]): T {
+  return module.withTensors(values, () => module.call<T>(...inputs));
 }

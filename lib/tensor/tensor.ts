@@ -17,7 +17,6 @@ function h(x: Tensor): Handle {
   return x.handle;
 }
 
-/** Converts a native result (a handle, an array of them, null) into Tensors. */
 /** What toList() returns: one value (0-d) or arrays nested once per dimension. */
 export type NestedList = number | boolean | NestedList[];
 
@@ -28,9 +27,17 @@ export type NestedList = number | boolean | NestedList[];
  */
 export type JitValue = Tensor | number | boolean | bigint | string | null | JitValue[] | Map<JitValue, JitValue>;
 
-export function wrap(r: any): any {
+/**
+ * Converts a native result (a handle, an array of them, null) into Tensors. T is what the caller knows
+ * the result to be (inferred from the context, e.g. a method returning Tensor): not checked.
+ */
+export function wrap<T = JitValue>(r: unknown): T {
+  return wrapAny(r) as T;
+}
+
+function wrapAny(r: any): any {
   if (r === null || r === undefined) return r;
-  if (Array.isArray(r)) return r.map(wrap);
+  if (Array.isArray(r)) return r.map(wrapAny);
   if (native.isTensor(r)) return new Tensor(r as Handle);
   return r;
 }
@@ -280,14 +287,14 @@ export class Tensor {
   max(dim: number, keepdim?: boolean): ValuesIndices;
   max(dim?: number, keepdim = false): Tensor | ValuesIndices {
     if (dim === undefined) return wrap(native.callOp(op('aten::max'), this.handle));
-    const [values, indices] = wrap(native.callOp(op('aten::max', 'dim'), this.handle, dim, keepdim));
+    const [values, indices] = wrap<[Tensor, Tensor]>(native.callOp(op('aten::max', 'dim'), this.handle, dim, keepdim));
     return { values, indices };
   }
   min(): Tensor;
   min(dim: number, keepdim?: boolean): ValuesIndices;
   min(dim?: number, keepdim = false): Tensor | ValuesIndices {
     if (dim === undefined) return wrap(native.callOp(op('aten::min'), this.handle));
-    const [values, indices] = wrap(native.callOp(op('aten::min', 'dim'), this.handle, dim, keepdim));
+    const [values, indices] = wrap<[Tensor, Tensor]>(native.callOp(op('aten::min', 'dim'), this.handle, dim, keepdim));
     return { values, indices };
   }
   argmax(dim?: number, keepdim = false): Tensor { return wrap(native.callOp(op('aten::argmax'), this.handle, dim ?? null, keepdim)); }
@@ -309,16 +316,16 @@ export class Tensor {
 
   // ---- sorting / selection ----
   topk(k: number, dim = -1, largest = true, sorted = true): ValuesIndices {
-    const [values, indices] = wrap(native.callOp(op('aten::topk'), this.handle, k, dim, largest, sorted));
+    const [values, indices] = wrap<[Tensor, Tensor]>(native.callOp(op('aten::topk'), this.handle, k, dim, largest, sorted));
     return { values, indices };
   }
   /** The k-th smallest element (1-based) along dim. */
   kthvalue(k: number, dim = -1, keepdim = false): ValuesIndices {
-    const [values, indices] = wrap(native.callOp(op('aten::kthvalue'), this.handle, k, dim, keepdim));
+    const [values, indices] = wrap<[Tensor, Tensor]>(native.callOp(op('aten::kthvalue'), this.handle, k, dim, keepdim));
     return { values, indices };
   }
   sort(dim = -1, descending = false): ValuesIndices {
-    const [values, indices] = wrap(native.callOp(op('aten::sort'), this.handle, dim, descending));
+    const [values, indices] = wrap<[Tensor, Tensor]>(native.callOp(op('aten::sort'), this.handle, dim, descending));
     return { values, indices };
   }
   argsort(dim = -1, descending = false): Tensor { return wrap(native.callOp(op('aten::argsort'), this.handle, dim, descending)); }

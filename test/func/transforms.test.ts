@@ -14,7 +14,7 @@ test('grad matches closed forms; gradAndValue returns the value; trees of parame
   const W = tensor([[1, 2], [3, 4]]), v = tensor([1, -1]);
   const { grads, value } = gradAndValue((p: Map<string, Tensor>, u: Tensor) => p.get('W')!.matmul(u).square().sum(), { argnums: 0 })(new Map([['W', W]]), v);
   // f = ‖Wv‖²: ∂f/∂W = 2 (Wv) vᵀ
-  expect(maxDiff(grads.get('W'), W.matmul(v).outer(v).mul(2))).toBeLessThan(1e-6);
+  expect(maxDiff(grads.get('W')!, W.matmul(v).outer(v).mul(2))).toBeLessThan(1e-6);
   expect(value.item()).toBeCloseTo(2, 6);  // Wv = [-1, -1]
   expect(functorchDepth()).toBe(0);
 }));
@@ -39,7 +39,7 @@ test('vmap moves batch dims (inDims/outDims) like torch.vmap; unmapped outputs a
   const out: Tensor = vmap((u: Tensor, v: Tensor) => u.mul(v), { inDims: [0, 1], outDims: 1 })(a, b);
   expect(out.shape).toEqual([3, 5]);
   expect(maxDiff(out, a.mul(b.t()).t())).toBe(0);
-  const c: Tensor = vmap(() => tensor([7, 8]), { inDims: [0] })(a);
+  const c: Tensor = vmap((_u: Tensor) => tensor([7, 8]), { inDims: [0] })(a);
   expect(c.shape).toEqual([5, 2]);
   expect(() => vmap((u: Tensor, v: Tensor) => u.add(v))(a, b)).toThrow(/mapped inputs disagree on the batch size \(5 vs 3 for argument 1\)/);
   expect(() => vmap((u: Tensor) => u, { inDims: [2] })(a)).toThrow(/argument 0 has 2 dims; cannot map over dim 2/);
@@ -47,7 +47,7 @@ test('vmap moves batch dims (inDims/outDims) like torch.vmap; unmapped outputs a
 
 test('errors inside the transforms leave no functorch layer behind, and name the problem', () => {
   const x = randn([4, 3]);
-  expect(() => vmap(grad(() => { throw new Error('model exploded'); }))(x)).toThrow('model exploded');
+  expect(() => vmap(grad((_x: Tensor): Tensor => { throw new Error('model exploded'); }))(x)).toThrow('model exploded');
   expect(functorchDepth()).toBe(0);
   expect(() => grad((t: Tensor) => t.mul(2))(x)).toThrow(/must return a scalar Tensor, got one with shape \[4,3\]/);
   expect(functorchDepth()).toBe(0);

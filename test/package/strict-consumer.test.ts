@@ -76,3 +76,22 @@ test("every README TypeScript snippet type-checks against dist/ under strict con
   });
   expect(diags).toEqual([]);
 });
+
+test('the published declarations name no `any` type (consumers get checked types or unknown)', () => {
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) { walk(p); continue; }
+      if (!e.name.endsWith('.d.ts')) continue;
+      const sf = ts.createSourceFile(p, fs.readFileSync(p, 'utf8'), ts.ScriptTarget.ES2022, true);
+      const visit = (n: ts.Node): void => {
+        if (n.kind === ts.SyntaxKind.AnyKeyword) found.push(`${path.relative(root, p)}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1}`);
+        ts.forEachChild(n, visit);
+      };
+      visit(sf);
+    }
+  };
+  walk(path.join(root, 'dist'));
+  expect(found).toEqual([]);
+});

@@ -1,4 +1,5 @@
 import { Module } from '../module';
+import type { Tensor } from '../../tensor/tensor';
 
 /** Runs children in order; they are named "0", "1", ... as in PyTorch (or by the names given). */
 export class Sequential extends Module {
@@ -13,10 +14,10 @@ export class Sequential extends Module {
   get length(): number { return this._modules.size; }
   at(i: number): Module { return [...this._modules.values()][i]; }
   append(m: Module): this { this.registerModule(String(this._modules.size), m); return this; }
-  forward(x: unknown): any {
+  forward<T = Tensor>(x: unknown): T {
     let y = x;
-    for (const m of this._modules.values()) y = m.call(y);
-    return y;
+    for (const m of this._modules.values()) y = m.call<unknown>(y);
+    return y as T;
   }
 }
 
