@@ -6,6 +6,7 @@ import { cat, Tensor } from '../tensor/tensor';
 import { tidy } from '../tensor/scope';
 import { callOp } from '../tensor/tensor';
 import { tensor } from '../tensor/create';
+import { OptionError, ShapeError } from '../errors';
 
 export interface Similarity {
   n: number;
@@ -67,14 +68,14 @@ function similarity(a: Tensor, b: Tensor, fracs: number[]): Similarity {
 
 export function compareDiagonals(a: Map<string, Tensor>, b: Map<string, Tensor>, o: CompareOptions = {}): Comparison {
   const fracs = o.topk ?? [0.01, 0.05, 0.1];
-  for (const f of fracs) if (!(f > 0 && f <= 1)) throw new RangeError(`compareDiagonals: top-k fractions must be in (0, 1], got ${f}`);
+  for (const f of fracs) if (!(f > 0 && f <= 1)) throw new OptionError(`compareDiagonals: top-k fractions must be in (0, 1], got ${f}`);
   const shared = [...a.keys()].filter((k) => b.has(k));
   if (!shared.length) {
-    throw new Error(`compareDiagonals: the two diagonals share no tensor names (a: ${[...a.keys()].slice(0, 4).join(', ')}; b: ${[...b.keys()].slice(0, 4).join(', ')})`);
+    throw new OptionError(`compareDiagonals: the two diagonals share no tensor names (a: ${[...a.keys()].slice(0, 4).join(', ')}; b: ${[...b.keys()].slice(0, 4).join(', ')})`);
   }
   for (const k of shared) {
     const sa = a.get(k)!.shape, sb = b.get(k)!.shape;
-    if (sa.join() !== sb.join()) throw new Error(`compareDiagonals: '${k}' has shape [${sa}] in a but [${sb}] in b`);
+    if (sa.join() !== sb.join()) throw new ShapeError(`compareDiagonals: '${k}' has shape [${sa}] in a but [${sb}] in b`);
   }
   const perTensor: Record<string, Similarity> = {};
   for (const k of shared) perTensor[k] = similarity(a.get(k)!, b.get(k)!, fracs);

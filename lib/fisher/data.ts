@@ -1,5 +1,6 @@
 // Fisher data: one {x, y} pair of tensors (sliced into batches) or any (async) iterable of batches.
 import { Tensor } from '../tensor/tensor';
+import { OptionError, ShapeError } from '../errors';
 
 export interface Batch { x: Tensor; y: Tensor; }
 export type FisherData = Batch | Iterable<Batch> | AsyncIterable<Batch>;
@@ -10,10 +11,10 @@ function isBatch(d: unknown): d is Batch {
 
 /** The batches, and N when known in advance (for progress). */
 export function batchesOf(data: FisherData, batchSize: number): { total: number | null; iter: AsyncIterable<Batch> | Iterable<Batch> } {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new OptionError(`batchSize must be a positive integer, got ${batchSize}`);
   if (isBatch(data)) {
     const n = data.x.shape[0];
-    if (data.y.shape[0] !== n) throw new Error(`data: x has ${n} rows but y has ${data.y.shape[0]}`);
+    if (data.y.shape[0] !== n) throw new ShapeError(`data: x has ${n} rows but y has ${data.y.shape[0]}`);
     const { x, y } = data;
     return {
       total: n,
@@ -26,5 +27,5 @@ export function batchesOf(data: FisherData, batchSize: number): { total: number 
     };
   }
   if (data && (Symbol.iterator in (data as object) || Symbol.asyncIterator in (data as object))) return { total: null, iter: data as Iterable<Batch> };
-  throw new TypeError('data must be {x: Tensor, y: Tensor} or an iterable of such batches');
+  throw new OptionError('data must be {x: Tensor, y: Tensor} or an iterable of such batches');
 }

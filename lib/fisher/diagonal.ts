@@ -16,7 +16,7 @@ import { FisherDiagonal, FisherVariant, Reduction } from './result';
 import type { DistributedFisherOptions } from '../distributed/fisher';
 import { FisherProgress, FisherSums, graphFisherSums } from './graph';
 import { ScriptModule } from '../nn/script';
-import { OptionError } from '../errors';
+import { OptionError, throwIfAborted } from '../errors';
 
 export interface FisherOptions {
   /** 'empirical' (true labels, default), 'mc' (sampled labels), 'exact' (expectation), 'batched' (Σ_B (Σ_{n∈B} g_n)²). */
@@ -65,16 +65,11 @@ export interface FisherOptions {
 const VARIANTS: FisherVariant[] = ['empirical', 'mc', 'exact', 'batched'];
 
 function validate(o: FisherOptions): void {
-  if (o.variant && !VARIANTS.includes(o.variant)) throw new TypeError(`unknown variant '${o.variant}'; expected ${VARIANTS.join(', ')}`);
-  if (o.task && o.task !== 'classification' && o.task !== 'regression') throw new TypeError(`unknown task '${o.task}'; expected classification or regression`);
-  if (o.reduction && o.reduction !== 'sum' && o.reduction !== 'mean') throw new TypeError(`reduction must be 'sum' or 'mean', got '${o.reduction}'`);
-  if (o.samples !== undefined && (!Number.isInteger(o.samples) || o.samples < 1)) throw new RangeError(`samples must be a positive integer, got ${o.samples}`);
-  if (o.engine && !['auto', 'fast', 'vmap'].includes(o.engine)) throw new TypeError(`engine must be auto, fast or vmap, got '${o.engine}'`);
-}
-
-function abortError(signal: AbortSignal): Error {
-  const r = (signal as any).reason;
-  return r instanceof Error ? r : new Error('fisherDiagonal: aborted');
+  if (o.variant && !VARIANTS.includes(o.variant)) throw new OptionError(`unknown variant '${o.variant}'; expected ${VARIANTS.join(', ')}`);
+  if (o.task && o.task !== 'classification' && o.task !== 'regression') throw new OptionError(`unknown task '${o.task}'; expected classification or regression`);
+  if (o.reduction && o.reduction !== 'sum' && o.reduction !== 'mean') throw new OptionError(`reduction must be 'sum' or 'mean', got '${o.reduction}'`);
+  if (o.samples !== undefined && (!Number.isInteger(o.samples) || o.samples < 1)) throw new OptionError(`samples must be a positive integer, got ${o.samples}`);
+  if (o.engine && !['auto', 'fast', 'vmap'].includes(o.engine)) throw new OptionError(`engine must be auto, fast or vmap, got '${o.engine}'`);
 }
 
 /** The Fisher terms of one batch, from the model's (detached) output. */
@@ -145,7 +140,7 @@ export async function fisherSums(model: Module, data: FisherData, o: FisherOptio
     if (o.seed !== undefined) manualSeed(o.seed);
     const { total, iter } = batchesOf(data, batchSize);
     for await (const raw of iter as AsyncIterable<{ x: Tensor; y: Tensor }>) {
-      if (o.signal?.aborted) throw abortError(o.signal);
+      throwIfAborted(o.signal, 'fisherDiagonal');
       const b = raw.x.shape[0];
       const step = (): void => tidy(() => {
         const x = raw.x.device === device ? raw.x : raw.x.to(device);

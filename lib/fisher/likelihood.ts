@@ -11,7 +11,7 @@
 import { noGrad } from '../autograd';
 import { callOp, cat, Tensor } from '../tensor/tensor';
 import { randn } from '../tensor/create';
-import { OptionError, ShapeError } from '../errors';
+import { DTypeError, OptionError, ShapeError } from '../errors';
 
 export type Task = 'classification' | 'regression';
 
@@ -52,7 +52,7 @@ export function summedNll(task: Task, out: Tensor, target: Tensor, weight?: Tens
     return weight ? per.mul(weight).sum() : per.sum();
   }
   if (out.shape.join() !== target.shape.join()) {
-    throw new Error(`regression: the model's output has shape [${out.shape}] but the targets have [${target.shape}]`);
+    throw new ShapeError(`regression: the model's output has shape [${out.shape}] but the targets have [${target.shape}]`);
   }
   const sq = out.sub(target).square();
   const per = sq.ndim > 1 ? sq.flatten(1).sum(1) : sq;
@@ -61,13 +61,13 @@ export function summedNll(task: Task, out: Tensor, target: Tensor, weight?: Tens
 
 /** Checks targets against the task before any work: dtype and shape, named. */
 export function checkTargets(task: Task, y: Tensor, n: number): void {
-  if (y.shape[0] !== n) throw new Error(`the targets y have ${y.shape[0]} rows but the inputs x have ${n}`);
+  if (y.shape[0] !== n) throw new ShapeError(`the targets y have ${y.shape[0]} rows but the inputs x have ${n}`);
   if (task === 'classification' && !['int64', 'int32', 'int16', 'uint8', 'int8'].includes(y.dtype)) {
-    throw new Error(`classification needs integer class labels y (shape [N]); got dtype ${y.dtype}. ` +
+    throw new DTypeError(`classification needs integer class labels y (shape [N]); got dtype ${y.dtype}. ` +
       "For real-valued targets use task 'regression'");
   }
   if (task === 'regression' && !['float32', 'float64', 'float16', 'bfloat16'].includes(y.dtype)) {
-    throw new Error(`regression needs floating-point targets y; got dtype ${y.dtype}. For class labels use task 'classification'`);
+    throw new DTypeError(`regression needs floating-point targets y; got dtype ${y.dtype}. For class labels use task 'classification'`);
   }
 }
 

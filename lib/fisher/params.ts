@@ -6,6 +6,7 @@
 import { native } from '../native';
 import { Module } from '../nn/module';
 import { Tensor } from '../tensor/tensor';
+import { OptionError } from '../errors';
 
 export interface NamedParam { name: string; tensor: Tensor; aliases: string[]; }
 
@@ -44,6 +45,6 @@ export function uniqueParams(model: Module, only?: string[]): NamedParam[] {
   }
   if (!only) return out;
   const missing = only.filter((n) => !out.some((p) => p.name === n));
-  if (missing.length) throw new Error(`the model has no trainable parameter(s) ${missing.join(', ')}`);
+  if (missing.length) throw new OptionError(`the model has no trainable parameter(s) ${missing.join(', ')}`);
   return out.filter((p) => only.includes(p.name));
 }

@@ -10,6 +10,7 @@ import { cat, Tensor } from '../tensor/tensor';
 import { keep, tidy } from '../tensor/scope';
 import { summedNll } from './likelihood';
 import { uniqueParams } from './params';
+import { OptionError, ShapeError } from '../errors';
 
 /** A loss of (model output, target) over a batch, summed over samples; or a name. */
 export type LossSpec = 'cross_entropy' | 'mse' | 'nll_gaussian' | ((out: Tensor, target: Tensor) => Tensor);
@@ -36,7 +37,7 @@ export function lossFn(spec: LossSpec | undefined): (out: Tensor, y: Tensor) => 
     case 'cross_entropy': return (o, y) => summedNll('classification', o, y);
     case 'nll_gaussian': return (o, y) => summedNll('regression', o, y);
     case 'mse': return (o, y) => summedNll('regression', o, y).mul(2);
-    default: throw new TypeError(`unknown loss '${String(spec)}'; expected cross_entropy, mse, nll_gaussian or a function`);
+    default: throw new OptionError(`unknown loss '${String(spec)}'; expected cross_entropy, mse, nll_gaussian or a function`);
   }
 }
 // Kept for users who want PyTorch's own ops in their custom losses.
@@ -48,7 +49,7 @@ export function paramsOf(model: Module, only?: string[]): Map<string, Tensor> {
   if (only) {
     const names = new Set(all.map(([n]) => n));
     const missing = only.filter((n) => !names.has(n));
-    if (missing.length) throw new Error(`the model has no trainable parameter(s) ${missing.join(', ')}`);
+    if (missing.length) throw new OptionError(`the model has no trainable parameter(s) ${missing.join(', ')}`);
   }
   const keepSet = only ? new Set(only) : null;
   return new Map(all.filter(([n]) => !keepSet || keepSet.has(n)).map(([n, t]) => [n, keep(noGrad(() => t.detach()))]));
@@ -57,7 +58,7 @@ export function paramsOf(model: Module, only?: string[]): Map<string, Tensor> {
 /** How many samples per vmap call fit `maxBytes` of per-sample gradients (times 3 for wrappers and activations). */
 export function chunkFor(params: Map<string, Tensor>, o: { chunkSize?: number; maxBytes?: number }, n: number): number {
   if (o.chunkSize !== undefined) {
-    if (!Number.isInteger(o.chunkSize) || o.chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${o.chunkSize}`);
+    if (!Number.isInteger(o.chunkSize) || o.chunkSize < 1) throw new OptionError(`chunkSize must be a positive integer, got ${o.chunkSize}`);
     return Math.min(o.chunkSize, Math.max(n, 1));
   }
   let bytes = 0;
@@ -91,7 +92,7 @@ export function perSampleGradFn(model: Module, loss: (out: Tensor, y: Tensor, w?
  */
 export function perSampleGrads(model: Module, inputs: Tensor, targets: Tensor, o: PerSampleOptions = {}): Map<string, Tensor> {
   const n = inputs.shape[0];
-  if (targets.shape[0] !== n) throw new Error(`perSampleGrads: ${n} inputs but ${targets.shape[0]} targets`);
+  if (targets.shape[0] !== n) throw new ShapeError(`perSampleGrads: ${n} inputs but ${targets.shape[0]} targets`);
   const unique = uniqueParams(model, o.params);
   const params = paramsOf(model, unique.map((p) => p.name));
   const loss = lossFn(o.loss);

@@ -8,6 +8,7 @@ import { Tensor, wrap } from '../tensor/tensor';
 import { zerosLike } from '../tensor/create';
 import { withInplaceRequiresGrad, withLayer } from './layers';
 import { leaves, mapTree, replaceLeaves } from './tree';
+import { OptionError, ShapeError } from '../errors';
 
 export interface GradTransformOptions {
   /** Which positional arguments to differentiate (default 0). Each may be a tree of Tensors. */
@@ -25,16 +26,16 @@ export function gradAndValue<A extends unknown[], G = A[0]>(f: (...args: A) => T
   const nums = Array.isArray(argnums) ? argnums : [argnums];
   // G (default: the first argument's type) is what the caller says grads hold; it is not checked.
   return (...args: A): { grads: G; value: Tensor } => withLayer(() => native.gradIncrementNesting(), (level) => enableGrad(() => {
-    for (const n of nums) if (n < 0 || n >= args.length) throw new RangeError(`grad: argnums ${n} out of range for ${args.length} arguments`);
+    for (const n of nums) if (n < 0 || n >= args.length) throw new OptionError(`grad: argnums ${n} out of range for ${args.length} arguments`);
     const wrapped = args.map((a) => mapTree(a, (t) => wrap(native.wrapForGrad(t.handle, level)))) as A;
     const diff = nums.map((n) => wrapped[n]);
     const flatDiff = leaves(diff);
-    if (flatDiff.length === 0) throw new TypeError('grad: the differentiated arguments hold no Tensor');
+    if (flatDiff.length === 0) throw new OptionError('grad: the differentiated arguments hold no Tensor');
     withInplaceRequiresGrad(true, () => { for (const t of flatDiff) t.requiresGrad_(true); });
     const out = f(...wrapped);
-    if (!(out instanceof Tensor)) throw new TypeError(`grad(f): f must return a Tensor, got ${typeof out}`);
+    if (!(out instanceof Tensor)) throw new OptionError(`grad(f): f must return a Tensor, got ${typeof out}`);
     if (out.ndim !== 0) {
-      throw new TypeError(`grad(f): f must return a scalar Tensor, got one with shape [${out.shape}] ` +
+      throw new ShapeError(`grad(f): f must return a scalar Tensor, got one with shape [${out.shape}] ` +
         '(reduce it, e.g. with sum reduction, or differentiate each output)');
     }
     let gs: (Tensor | null)[];

@@ -2,6 +2,7 @@
 // exception pops exactly the layers pushed since the guard opened, so a throwing model never leaves a
 // vmap or grad level behind to corrupt the next, unrelated, computation.
 import { native } from '../native';
+import { OptionError } from '../errors';
 
 /** How many functorch layers (vmap or grad levels) are active on this thread. */
 export function depth(): number { return native.functorchDepth(); }
@@ -22,7 +23,7 @@ export function withLayer<T>(push: () => number, fn: (level: number) => T): T {
   let ok = false;
   try {
     const r = fn(level);
-    if (r instanceof Promise) throw new TypeError('functorch transforms take synchronous functions (the layer stack is per thread, not per async context)');
+    if (r instanceof Promise) throw new OptionError('functorch transforms take synchronous functions (the layer stack is per thread, not per async context)');
     ok = true;
     return r;
   } finally {

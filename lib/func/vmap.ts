@@ -5,6 +5,7 @@ import { native } from '../native';
 import { Tensor, wrap } from '../tensor/tensor';
 import { withLayer } from './layers';
 import { mapTree } from './tree';
+import { OptionError, ShapeError } from '../errors';
 
 export type Randomness = 'error' | 'same' | 'different';
 
@@ -33,21 +34,21 @@ export function explainVmapError(e: unknown): Error {
 export function vmap<A extends unknown[], R>(f: (...args: A) => R, o: VmapOptions = {}) {
   return (...args: A): R => {
     const dims = Array.isArray(o.inDims) ? o.inDims : args.map(() => (o.inDims === undefined ? 0 : o.inDims as number));
-    if (dims.length !== args.length) throw new RangeError(`vmap: inDims has ${dims.length} entries for ${args.length} arguments`);
+    if (dims.length !== args.length) throw new OptionError(`vmap: inDims has ${dims.length} entries for ${args.length} arguments`);
     let batch = -1;
     args.forEach((a, i) => {
       const d = dims[i];
       if (d === null) return;
       mapTree(a, (t, p) => {
         const dd = d < 0 ? d + t.ndim : d;
-        if (dd < 0 || dd >= t.ndim) throw new RangeError(`vmap: argument ${i}${p} has ${t.ndim} dims; cannot map over dim ${d}`);
+        if (dd < 0 || dd >= t.ndim) throw new ShapeError(`vmap: argument ${i}${p} has ${t.ndim} dims; cannot map over dim ${d}`);
         const n = t.shape[dd];
-        if (batch >= 0 && n !== batch) throw new RangeError(`vmap: mapped inputs disagree on the batch size (${batch} vs ${n} for argument ${i}${p})`);
+        if (batch >= 0 && n !== batch) throw new ShapeError(`vmap: mapped inputs disagree on the batch size (${batch} vs ${n} for argument ${i}${p})`);
         batch = n;
         return t;
       });
     });
-    if (batch < 0) throw new TypeError('vmap: at least one argument must be a mapped Tensor');
+    if (batch < 0) throw new OptionError('vmap: at least one argument must be a mapped Tensor');
     try {
       return withLayer(() => native.vmapIncrementNesting(batch, o.randomness ?? 'error'), (level) => {
         const batched = args.map((a, i) => (dims[i] === null ? a

@@ -6,7 +6,7 @@ import { noGrad } from '../autograd';
 import { DType } from '../tensor/dtype';
 import { Tensor } from '../tensor/tensor';
 import { keep } from '../tensor/scope';
-import { OptionError } from '../errors';
+import { OptionError, ShapeError } from '../errors';
 import type { PyValue } from '../io/values';
 
 /** What a value is, for an error message: its class name, else its typeof. */
@@ -69,14 +69,14 @@ export abstract class Module {
     return t;
   }
   registerModule<M extends Module>(name: string, m: M): M {
-    if (name.includes('.')) throw new Error(`module name '${name}' may not contain '.'`);
+    if (name.includes('.')) throw new OptionError(`module name '${name}' may not contain '.'`);
     this._modules.set(name, m);
     return m;
   }
   /** A parameter of this module (not of a child), for use in forward(). */
   protected param(name: string): Tensor {
     const t = this._parameters.get(name);
-    if (!t) throw new Error(`${this.typeName}: parameter '${name}' is not set`);
+    if (!t) throw new OptionError(`${this.typeName}: parameter '${name}' is not set`);
     return t;
   }
   protected maybeParam(name: string): Tensor | null { return this._parameters.get(name) ?? null; }
@@ -146,13 +146,13 @@ export abstract class Module {
       const parts = [];
       if (missing.length) parts.push(`missing keys: ${missing.join(', ')}`);
       if (unexpected.length) parts.push(`unexpected keys: ${unexpected.join(', ')}`);
-      throw new Error(`loadStateDict(${this.typeName}): ${parts.join('; ')}`);
+      throw new OptionError(`loadStateDict(${this.typeName}): ${parts.join('; ')}`);
     }
     for (const [k, dst] of own) {
       const v = src.get(k);
       if (!v) continue;
       if (v.shape.join(',') !== dst.shape.join(',')) {
-        throw new Error(`loadStateDict(${this.typeName}): '${k}' has shape [${v.shape}] in the state dict but [${dst.shape}] in the model`);
+        throw new ShapeError(`loadStateDict(${this.typeName}): '${k}' has shape [${v.shape}] in the state dict but [${dst.shape}] in the model`);
       }
       noGrad(() => dst.copy_(v));
     }
@@ -254,7 +254,7 @@ export abstract class Module {
         const owner = dot < 0 ? this : this.getSubmodule(name.slice(0, dot));
         const leaf = name.slice(dot + 1);
         const map = owner._parameters.has(leaf) ? owner._parameters : owner._buffers.has(leaf) ? owner._buffers : null;
-        if (!map) throw new Error(`${this.typeName} has no parameter or buffer '${name}'`);
+        if (!map) throw new OptionError(`${this.typeName} has no parameter or buffer '${name}'`);
         saved.push([map, leaf, map.get(leaf) ?? null]);
         map.set(leaf, t);
       }
@@ -269,7 +269,7 @@ export abstract class Module {
     if (!path) return m;
     for (const part of path.split('.')) {
       const c = m._modules.get(part);
-      if (!c) throw new Error(`${this.typeName} has no submodule '${path}' (missing '${part}')`);
+      if (!c) throw new OptionError(`${this.typeName} has no submodule '${path}' (missing '${part}')`);
       m = c;
     }
     return m;

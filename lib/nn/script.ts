@@ -8,6 +8,7 @@ import { DType, dtypeCode } from '../tensor/dtype';
 import { JitValue, Tensor, wrap } from '../tensor/tensor';
 import { keep } from '../tensor/scope';
 import { Module } from './module';
+import { CheckpointError, OptionError } from '../errors';
 
 function toNative(v: unknown): unknown {
   if (v instanceof Tensor) return v.handle;
@@ -30,7 +31,7 @@ export class ScriptModule extends Module {
 
   /** Loads a torch.jit.save archive; errors name the file. */
   static load(file: string, o: ScriptLoadOptions = {}): ScriptModule {
-    if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
+    if (!fs.existsSync(file)) throw new CheckpointError(file, 'no such file');
     return new ScriptModule(native.jitLoad(path.resolve(file), o.device ?? null));
   }
 
@@ -75,7 +76,7 @@ export class ScriptModule extends Module {
     try {
       for (const [name, t] of values) {
         const orig = current.get(name);
-        if (!orig) throw new Error(`TorchScript module ${this.typeName} has no parameter or buffer '${name}'`);
+        if (!orig) throw new OptionError(`TorchScript module ${this.typeName} has no parameter or buffer '${name}'`);
         originals.push([name, orig]);
         native.jitSetAttr(this.native, name, t.handle);
       }
@@ -87,7 +88,7 @@ export class ScriptModule extends Module {
 
   /** Writes a TorchScript archive atomically (temp file, then rename); refuses to replace unless asked. */
   save(file: string, o: { overwrite?: boolean } = {}): void {
-    if (fs.existsSync(file) && !o.overwrite) throw new Error(`${file} exists; pass { overwrite: true } to replace it`);
+    if (fs.existsSync(file) && !o.overwrite) throw new OptionError(`${file} exists; pass { overwrite: true } to replace it`);
     const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
     try {
       native.jitSave(this.native, tmp);

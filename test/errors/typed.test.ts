@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  apps, data, squisher, tensor, zeros, saveSafetensors, Tensor,
+  apps, compareDiagonals, data, fisherDiagonal, func, nn, squisher, tensor, zeros, saveSafetensors, Tensor,
   AbortError, CheckpointError, DTypeError, OptimizerStateError, OptionError, ShapeError, SquisherError,
 } from '../../lib';
 
@@ -66,4 +66,35 @@ test('AbortError (499): mergeModels with an aborted signal', async () => {
   const e = await apps.mergeModels([a, b], null, { signal: AbortSignal.abort() }).then(() => null, (x: unknown) => x);
   expectTyped(e, AbortError, 499, 'merge: aborted');
   expect((e as Error).name).toBe('AbortError');
+});
+
+describe('the Fisher engine, functorch transforms and modules', () => {
+  test('OptionError (400): fisherDiagonal with samples 0', async () => {
+    const e = await fisherDiagonal(new nn.Linear(2, 2), { x: zeros([2, 2]), y: zeros([2]) }, { samples: 0 }).then(() => null, (x: unknown) => x);
+    expectTyped(e, OptionError, 400, 'samples must be a positive integer, got 0');
+  });
+
+  test('AbortError (499): fisherDiagonal with a signal aborted with a non-Error reason', async () => {
+    const ac = new AbortController();
+    ac.abort('stop');
+    const e = await fisherDiagonal(new nn.Linear(2, 2), { x: zeros([2, 2]), y: zeros([2]) }, { signal: ac.signal }).then(() => null, (x: unknown) => x);
+    expectTyped(e, AbortError, 499, 'fisherDiagonal: aborted');
+  });
+
+  test('ShapeError (400): compareDiagonals on tensors of different shapes', () => {
+    const a = new Map<string, Tensor>([['w', zeros([2])]]);
+    const b = new Map<string, Tensor>([['w', zeros([3])]]);
+    expectTyped(caught(() => compareDiagonals(a, b)), ShapeError, 400, "compareDiagonals: 'w' has shape [2] in a but [3] in b");
+  });
+
+  test('ShapeError (400): Module.loadStateDict with a tensor of the wrong shape', () => {
+    const m = new nn.Linear(2, 3);
+    const sd = new Map<string, Tensor>([['weight', zeros([2, 2])], ['bias', zeros([3])]]);
+    expectTyped(caught(() => m.loadStateDict(sd)), ShapeError, 400, "loadStateDict(Linear): 'weight' has shape [2,2] in the state dict but [3,2] in the model");
+  });
+
+  test('OptionError (400): vmap with inDims of the wrong length', () => {
+    const f = func.vmap((x: Tensor) => x, { inDims: [0, 0] } as never);
+    expectTyped(caught(() => f(zeros([2, 2]))), OptionError, 400, 'vmap: inDims has 2 entries for 1 arguments');
+  });
 });
