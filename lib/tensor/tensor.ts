@@ -2,7 +2,7 @@
 // ops.ts); results are new Tensors tracked by the innermost tidy() scope; in-place methods end in `_`
 // and return `this`, as in PyTorch.
 import { Handle, native } from '../native';
-import { AnyTypedArray, BIT_PATTERN_FLOATS, DType, DTYPE_SIZE, dtypeCode, dtypeFromCode, typedView } from './dtype';
+import { AnyTypedArray, BIT_PATTERN_FLOATS, DType, DTYPE_SIZE, dtypeCode, dtypeFromCode, TypedArrayFor, typedView } from './dtype';
 import { op } from './ops';
 import { track } from './scope';
 import { noteCreated } from '../device/memory';
@@ -100,9 +100,12 @@ export class Tensor {
   get isDisposed(): boolean { return this._h === null; }
 
   // ---- data out ----
-  /** A copy of the elements, row-major, in the TypedArray for this dtype (see dtype.ts). */
-  toArray(): AnyTypedArray {
-    return typedView(this.dtype, native.toBuffer(this.handle));
+  /**
+   * A copy of the elements, row-major, in the TypedArray for this dtype (see dtype.ts). Name the dtype you
+   * know it has to get that array's type: `t.toArray<'float32'>()` is a Float32Array (not checked).
+   */
+  toArray<D extends DType = DType>(): TypedArrayFor<D> {
+    return typedView(this.dtype, native.toBuffer(this.handle)) as TypedArrayFor<D>;
   }
   /** Copies the elements into `dst` (a TypedArray/Buffer of exactly nbytes): no allocation. */
   copyTo(dst: ArrayBufferView): void { native.copyToBuffer(this.handle, dst); }
