@@ -59,6 +59,11 @@ struct RegisterRule {
 at::Tensor samplesBy3(const at::Tensor& t, const UseValues& u, const char* what);
 // t viewed as [N, ...] with dim 0 the sample; throws NotPerSample otherwise.
 const at::Tensor& samplesFirst(const at::Tensor& t, const UseValues& u, const char* what);
+// Whether N is also the size of one of t's dims 1..end-1 (dim 0 aside).
+bool batchSizeRepeats(const at::Tensor& t, int64_t N, int64_t end);
+// For ops whose leading dims have no fixed meaning: refuses (NotPerSample) a shape in which the batch size
+// appears in dims 1..end-1 too, since the sample dim is then not known from the shape.
+void unambiguousSamples(const at::Tensor& t, const UseValues& u, int64_t end, const char* what);
 // Samples per chunk so that `bytesPerSample` × chunk stays under the per-rule memory budget.
 int64_t chunkFor(int64_t bytesPerSample, int64_t n);
 std::vector<int64_t> intList(const c10::IValue& v);

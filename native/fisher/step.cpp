@@ -130,7 +130,8 @@ int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& 
     if (p.uses[i].sourceSlot >= 0 && st[p.uses[i].sourceSlot].isTensor() && act >= 0 && uv[i].in[act].isTensor()) {
       uv[i].source = st[p.uses[i].sourceSlot].toTensor();
       const auto& src = *uv[i].source;
-      uv[i].rowsBySample = src.dim() >= 2 && src.size(0) == N && src.numel() == uv[i].in[act].toTensor().numel();
+      uv[i].rowsBySample = src.dim() >= 2 && src.size(0) == N && !batchSizeRepeats(src, N, src.dim() - 1) &&
+                           src.numel() == uv[i].in[act].toTensor().numel();
     }
     const auto& out = st[p.uses[i].outSlot];
     if (out.isTensor() && out.toTensor().requires_grad()) {

@@ -14,6 +14,7 @@ class EmbeddingRule : public Rule {
   void check(const UseValues& u) const override {
     if (u.in[3].toBool()) throw NotPerSample("embedding with scale_grad_by_freq");
     samplesFirst(u.in[1].toTensor(), u, "embedding indices");
+    unambiguousSamples(u.in[1].toTensor(), u, u.in[1].toTensor().dim(), "embedding indices");
   }
   at::Tensor perSample(const UseValues& u, const std::string&, int64_t s, int64_t c) const override {
     auto [ix, dd] = flat(u);

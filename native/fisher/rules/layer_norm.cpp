@@ -13,8 +13,10 @@ class LayerNormRule : public Rule {
   }
   void check(const UseValues& u) const override {
     const auto& x = u.in[0].toTensor();
-    if (x.dim() <= static_cast<int64_t>(intList(u.in[1]).size())) throw NotPerSample("layer_norm of an unbatched input");
+    const auto normalized = static_cast<int64_t>(intList(u.in[1]).size());
+    if (x.dim() <= normalized) throw NotPerSample("layer_norm of an unbatched input");
     samplesFirst(x, u, "layer_norm input");
+    unambiguousSamples(x, u, x.dim() - normalized, "layer_norm input");
   }
   at::Tensor perSample(const UseValues& u, const std::string& role, int64_t s, int64_t c) const override {
     const auto& x0 = u.in[0].toTensor();
