@@ -88,7 +88,8 @@ export interface PruneOptions {
 
 /**
  * Bool masks (true = keep) for the prunable parameters: exactly round(sparsity·n) entries removed per
- * scope, the lowest-saliency ones (ties broken by position, as torch.topk does).
+ * scope, the lowest-saliency ones. Among equal saliencies at the threshold, which go is torch.topk's choice
+ * (the same as Python's for the same tensor), not necessarily the first by position.
  */
 export function pruneMasks(model: ParamsLike, o: PruneOptions): NamedTensors {
   checkFraction('sparsity', o.sparsity);
