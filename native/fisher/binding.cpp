@@ -4,14 +4,10 @@
 // typed errors.
 #include "core/promise_worker.h"
 #include "fisher/engine.h"
+#include "jit/module.h"
 #include "ops/ivalue.h"
 
 namespace sq {
-
-// The layout of native/jit/module.cpp's module handle (an identical definition, so the two agree).
-struct ModuleBox {
-  torch::jit::Module m;
-};
 
 namespace fisher {
 namespace {
@@ -21,13 +17,6 @@ const napi_type_tag kPlanTag = {0x7c4b2a19e8d34f60ULL, 0xa1b2c3d4e5f60718ULL};
 struct PlanBox {
   std::shared_ptr<Plan> plan;
 };
-
-torch::jit::Module& moduleOf(const Napi::Value& v) {
-  if (!v.IsExternal() || !v.As<Napi::External<ModuleBox>>().CheckTypeTag(&kModuleTag)) {
-    throw Napi::TypeError::New(v.Env(), "expected a TorchScript module handle");
-  }
-  return v.As<Napi::External<ModuleBox>>().Data()->m;
-}
 
 std::shared_ptr<Plan> planOf(const Napi::Value& v) {
   if (!v.IsExternal() || !v.As<Napi::External<PlanBox>>().CheckTypeTag(&kPlanTag)) {
@@ -48,7 +37,7 @@ Napi::Value MakePlan(const Napi::CallbackInfo& info) {
   }
   std::shared_ptr<Plan> plan;
   try {
-    plan = buildPlan(moduleOf(info[0]), only);
+    plan = buildPlan(unwrapModule(info[0]), only);
   } catch (const std::invalid_argument& e) {
     throw Napi::Error::New(info.Env(), e.what());
   }
@@ -84,7 +73,7 @@ Napi::Value MakePlanAsync(const Napi::CallbackInfo& info) {
     auto a = info[1].As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); i++) only.push_back(a.Get(i).As<Napi::String>().Utf8Value());
   }
-  return PromiseWorker::start(new PlanWorker(info.Env(), moduleOf(info[0]), std::move(only)));
+  return PromiseWorker::start(new PlanWorker(info.Env(), unwrapModule(info[0]), std::move(only)));
 }
 
 // fisherPlanInfo(plan) -> [{ name, aliases, fallback, why, uses: [kind] }]

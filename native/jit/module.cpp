@@ -1,5 +1,6 @@
 // TorchScript modules (torch.jit.save archives): load, forward (sync/async), parameters and buffers by
 // dotted name, setattr (how per-sample gradients run through a scripted model), train/eval, save.
+#include "jit/module.h"
 #include "core/promise_worker.h"
 #include "ops/ivalue.h"
 #include <torch/csrc/jit/serialization/import.h>
@@ -16,7 +17,7 @@ static Napi::Value wrapModule(Napi::Env env, torch::jit::Module m) {
   return ext;
 }
 
-static torch::jit::Module& unwrapModule(const Napi::Value& v) {
+torch::jit::Module& unwrapModule(const Napi::Value& v) {
   if (!v.IsExternal() || !v.As<Napi::External<ModuleBox>>().CheckTypeTag(&kModuleTag)) {
     throw Napi::TypeError::New(v.Env(), "expected a TorchScript module handle");
   }
