@@ -208,5 +208,25 @@ export async function destroy(): Promise<void> {
   if (g) await g.destroy();
 }
 
+/**
+ * Runs fn with a group: opts.group, else the default group, else one joined from opts / the environment that
+ * is left afterwards (only a group joined here is destroyed here). When fn fails, leaving at once closes this
+ * rank's connections, so the other ranks fail now rather than at their timeout; a failure to leave then is
+ * dropped so that fn's error is the one reported.
+ */
+export async function withGroup<T>(opts: InitOptions & { group?: ProcessGroup }, fn: (g: ProcessGroup) => Promise<T>): Promise<T> {
+  const owned = !opts.group && !defaultGroup;
+  const g = opts.group ?? defaultGroup ?? await ProcessGroup.init(opts);
+  let result: T;
+  try {
+    result = await fn(g);
+  } catch (e) {
+    if (owned) await g.destroy().catch(() => undefined);
+    throw e;
+  }
+  if (owned) await g.destroy();
+  return result;
+}
+
 /** Which backends this build has (Gloo always; NCCL with a CUDA libtorch and nccl.h at build time). */
 export function availableBackends(): { gloo: boolean; nccl: boolean } { return c10d.backends(); }

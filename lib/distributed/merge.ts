@@ -4,7 +4,7 @@
 // each Fisher's global norm: every rank computes it over all of the Fisher's tensors.
 import { mergeModels, MergeOptions, TensorSource } from '../apps/merge';
 import { OptionError } from '../errors';
-import { getProcessGroup, InitOptions, ProcessGroup } from './group';
+import { InitOptions, ProcessGroup, withGroup } from './group';
 import { writeSharded } from './sharded';
 
 export interface DistributedMergeOptions extends MergeOptions, InitOptions {
@@ -33,9 +33,8 @@ function only(src: TensorSource, names: string[]): TensorSource {
 export async function distributedMerge(models: TensorSource[], fishers: TensorSource[] | null, o: DistributedMergeOptions): Promise<DistributedMergeResult> {
   if (!o.out) throw new OptionError('distributedMerge: `out` (the output folder) is required');
   if (!models.length) throw new OptionError('distributedMerge: no models given');
-  const owned = !o.group && !getProcessGroup();
-  const g = o.group ?? getProcessGroup() ?? await ProcessGroup.init(o);
-  try {
+  // (A rank's own failure while making its shard is reported to every rank by writeSharded.)
+  return withGroup(o, async (g) => {
     const names = models[0].names();
     for (const m of models.slice(1)) {
       const have = new Set(m.names());
@@ -50,12 +49,5 @@ export async function distributedMerge(models: TensorSource[], fishers: TensorSo
       return r.merged;
     });
     return res;
-  } catch (e) {
-    // Leaving the group closes this rank's connections, so the others fail now rather than at their timeout.
-    // (A rank's own failure while making its shard is reported to every rank by writeSharded.)
-    if (owned) await g.destroy().catch(() => undefined);
-    throw e;
-  } finally {
-    if (owned && !g.destroyed) await g.destroy();
-  }
+  });
 }

@@ -16,7 +16,7 @@ import { callOp, onesLike, tensor, tidy } from '../tensor';
 import { manualSeed } from '../device';
 import { Tensor } from '../tensor/tensor';
 import { DTYPE_CODE } from '../tensor/dtype';
-import { getProcessGroup, InitOptions, ProcessGroup } from './group';
+import { InitOptions, ProcessGroup, withGroup } from './group';
 import { writeSharded } from './sharded';
 
 export interface DistributedPruneOptions extends InitOptions {
@@ -52,10 +52,9 @@ export async function distributedPrune(model: TensorSource, fisher: TensorSource
   if (scope !== 'global' && scope !== 'layer') throw new OptionError(`scope must be 'global' or 'layer', got '${scope}'`);
   if (method === 'fisher' && !fisher) throw new OptionError("distributedPrune: method 'fisher' needs a Fisher diagonal");
   if (!o.out) throw new OptionError('distributedPrune: `out` (the output folder) is required');
-  const owned = !o.group && !getProcessGroup();
-  const g = o.group ?? getProcessGroup() ?? await ProcessGroup.init(o);
-  const res: DistributedPruneResult = { out: o.out, mine: [], removed: 0, prunable: 0 };
-  try {
+  // (A rank's own failure while making its shard is reported to every rank by writeSharded.)
+  return withGroup(o, async (g) => {
+    const res: DistributedPruneResult = { out: o.out, mine: [], removed: 0, prunable: 0 };
     const names = model.names();
     if (Array.isArray(o.prunable)) for (const n of o.prunable) if (!names.includes(n)) throw new OptionError(`distributedPrune: no tensor '${n}'`);
     if (o.seed !== undefined) manualSeed(o.seed + g.rank);
@@ -112,13 +111,7 @@ export async function distributedPrune(model: TensorSource, fisher: TensorSource
     [res.removed, res.prunable] = Array.from(c.toArray() as Float64Array);
     c.dispose();
     return res;
-  } catch (e) {
-    // (A rank's own failure while making its shard is reported to every rank by writeSharded.)
-    if (owned) await g.destroy().catch(() => undefined);
-    throw e;
-  } finally {
-    if (owned && !g.destroyed) await g.destroy();
-  }
+  });
 }
 
 /** Masks (true = keep) for this rank's prunable tensors so that the k lowest scores over all ranks go. */
