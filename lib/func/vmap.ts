@@ -5,7 +5,7 @@ import { native } from '../native';
 import { Tensor, wrap } from '../tensor/tensor';
 import { withLayer } from './layers';
 import { mapTree } from './tree';
-import { OptionError, ShapeError } from '../errors';
+import { OptionError, ShapeError, TorchError } from '../errors';
 
 export type Randomness = 'error' | 'same' | 'different';
 
@@ -23,9 +23,9 @@ export function explainVmapError(e: unknown): Error {
   const msg = e instanceof Error ? e.message : String(e);
   const m = /Batching rule not implemented for ([\w:.]*\w)/.exec(msg) ?? /Attempted to vmap over ([\w:.]*\w)/.exec(msg);
   if (m) {
-    return new Error(`vmap: operator ${m[1]} cannot be batched (no batching rule, and functorch's per-sample ` +
+    return new TorchError(`vmap: operator ${m[1]} cannot be batched (no batching rule, and functorch's per-sample ` +
       `fallback cannot run it) (libtorch: ${msg.split('\n')[0]}). Per-sample gradients through vmap need a ` +
-      "model without it; the Fisher fast path (engine 'fast') needs none when every layer has a rule");
+      "model without it; the Fisher fast path (engine 'fast') needs none when every layer has a rule", m[1], { cause: e });
   }
   return e instanceof Error ? e : new Error(msg);
 }

@@ -6,7 +6,7 @@ import { noGrad } from '../autograd';
 import { DType } from '../tensor/dtype';
 import { Tensor } from '../tensor/tensor';
 import { keep } from '../tensor/scope';
-import { OptionError, ShapeError } from '../errors';
+import { CheckpointError, OptionError, ShapeError } from '../errors';
 import type { PyValue } from '../io/values';
 
 /** What a value is, for an error message: its class name, else its typeof. */
@@ -135,26 +135,37 @@ export abstract class Module {
     return out;
   }
 
-  /** Copies values into this module's tensors (shapes must match; dtypes are converted). */
+  /**
+   * Copies values into this module's tensors (shapes must match; dtypes are converted). As PyTorch's
+   * load_state_dict, every problem is named at once: all missing and unexpected keys (strict) and every shape
+   * mismatch with both shapes; unlike PyTorch, nothing is copied when there is one, so a failed load leaves the
+   * model as it was. Keys that differ: CheckpointError (its `file` is 'loadStateDict(<type>)': a state dict in
+   * memory has no file); shapes alone: ShapeError.
+   */
   loadStateDict(sd: Map<string, Tensor> | Record<string, Tensor> | PyValue, o: LoadStateDictOptions = {}): { missing: string[]; unexpected: string[] } {
     const strict = o.strict ?? true;
     const src = this.checkStateDict(sd);
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !src.has(k));
     const unexpected = [...src.keys()].filter((k) => !own.has(k));
-    if (strict && (missing.length || unexpected.length)) {
+    const mismatched: string[] = [];
+    for (const [k, dst] of own) {
+      const v = src.get(k);
+      if (v && v.shape.join(',') !== dst.shape.join(',')) mismatched.push(`'${k}' has shape [${v.shape}] in the state dict but [${dst.shape}] in the model`);
+    }
+    const keysDiffer = strict && (missing.length > 0 || unexpected.length > 0);
+    if (keysDiffer || mismatched.length) {
+      const where = `loadStateDict(${this.typeName})`;
       const parts = [];
-      if (missing.length) parts.push(`missing keys: ${missing.join(', ')}`);
-      if (unexpected.length) parts.push(`unexpected keys: ${unexpected.join(', ')}`);
-      throw new OptionError(`loadStateDict(${this.typeName}): ${parts.join('; ')}`);
+      if (strict && missing.length) parts.push(`missing keys: ${missing.join(', ')}`);
+      if (strict && unexpected.length) parts.push(`unexpected keys: ${unexpected.join(', ')}`);
+      parts.push(...mismatched);
+      if (keysDiffer) throw new CheckpointError(where, parts.join('; '));
+      throw new ShapeError(`${where}: ${parts.join('; ')}`);
     }
     for (const [k, dst] of own) {
       const v = src.get(k);
-      if (!v) continue;
-      if (v.shape.join(',') !== dst.shape.join(',')) {
-        throw new ShapeError(`loadStateDict(${this.typeName}): '${k}' has shape [${v.shape}] in the state dict but [${dst.shape}] in the model`);
-      }
-      noGrad(() => dst.copy_(v));
+      if (v) noGrad(() => dst.copy_(v));
     }
     return { missing, unexpected };
   }

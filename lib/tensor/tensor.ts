@@ -6,7 +6,7 @@ import { AnyTypedArray, BIT_PATTERN_FLOATS, DType, DTYPE_SIZE, dtypeCode, dtypeF
 import { op } from './ops';
 import { track } from './scope';
 import { noteCreated } from '../device/memory';
-import { OptionError } from '../errors';
+import { OptionError, SquisherError } from '../errors';
 
 export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | Scalar;
@@ -62,7 +62,7 @@ export class Tensor {
 
   /** @internal The native handle; throws if the tensor was disposed. */
   get handle(): Handle {
-    if (this._h === null) throw new Error('this tensor was disposed');
+    if (this._h === null) throw new SquisherError('this tensor was disposed');  // a bug in the caller: status 500
     return this._h;
   }
 

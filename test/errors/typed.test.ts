@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   apps, compareDiagonals, data, fisherDiagonal, func, nn, squisher, tensor, zeros, saveSafetensors, Tensor,
-  AbortError, CheckpointError, DTypeError, OptimizerStateError, OptionError, ShapeError, SquisherError,
+  AbortError, CheckpointError, DTypeError, OptimizerStateError, OptionError, ShapeError, SquisherError, TorchError,
 } from '../../lib';
 
 function caught(f: () => unknown): unknown {
@@ -96,5 +96,66 @@ describe('the Fisher engine, functorch transforms and modules', () => {
   test('OptionError (400): vmap with inDims of the wrong length', () => {
     const f = func.vmap((x: Tensor) => x, { inDims: [0, 0] } as never);
     expectTyped(caught(() => f(zeros([2, 2]))), OptionError, 400, 'vmap: inDims has 2 entries for 1 arguments');
+  });
+});
+
+describe('Module.loadStateDict: every problem at once, as torch.nn.Module.load_state_dict, and nothing copied', () => {
+  test('CheckpointError (422): missing and unexpected keys (all of them) and a shape mismatch with both shapes', () => {
+    const m = new nn.Sequential(new nn.Linear(2, 3), new nn.Linear(3, 1));
+    const before = m.stateDict().get('0.weight')!.toArray();
+    const sd = new Map<string, Tensor>([
+      ['0.weight', tensor([[5, 5], [5, 5], [5, 5]])], ['1.weight', zeros([2, 3])], ['2.weight', zeros([1])], ['extra', zeros([1])],
+    ]);
+    const e = caught(() => m.loadStateDict(sd));
+    expectTyped(e, CheckpointError, 422, "loadStateDict(Sequential): missing keys: 0.bias, 1.bias; unexpected keys: 2.weight, extra; " +
+      "'1.weight' has shape [2,3] in the state dict but [1,3] in the model");
+    expect((e as CheckpointError).file).toBe('loadStateDict(Sequential)');
+    // 0.weight fits, but the load failed as a whole: the model is unchanged
+    expect(m.stateDict().get('0.weight')!.toArray()).toEqual(before);
+  });
+
+  test('ShapeError (400): with strict: false, only the shapes are checked, and every mismatch is named', () => {
+    const m = new nn.Linear(2, 3);
+    const sd = new Map<string, Tensor>([['weight', zeros([3, 3])], ['bias', zeros([2])], ['other', zeros([1])]]);
+    expectTyped(caught(() => m.loadStateDict(sd, { strict: false })), ShapeError, 400,
+      "loadStateDict(Linear): 'weight' has shape [3,3] in the state dict but [3,2] in the model; 'bias' has shape [2] in the state dict but [3] in the model");
+  });
+});
+
+describe('loadMnist: a bad IDX file is a CheckpointError naming it', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'typed-mnist-'));
+  const file = path.join(dir, 'f-idx1-ubyte');
+  const cases: [string, Buffer | null, string][] = [
+    ['a file that cannot be read', null, `${file}: loadMnist: cannot read it: ENOENT: no such file or directory, open '${file}'`],
+    ['bad magic', Buffer.from([1, 2, 3, 4]), `${file}: loadMnist: not an IDX file (bad magic)`],
+    ['a header cut short', Buffer.from([0, 0, 8, 1, 0, 0]), `${file}: loadMnist: truncated (in the header)`],
+    ['data cut short', Buffer.from([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]), `${file}: loadMnist: truncated: 2 data bytes, the header says 5`],
+  ];
+  test.each(cases)('%s', (_what, bytes, message) => {
+    if (bytes) fs.writeFileSync(file, bytes); else fs.rmSync(file, { force: true });
+    const e = caught(() => data.readIdx(file, 1));
+    expectTyped(e, CheckpointError, 422, message);
+    expect((e as CheckpointError).file).toBe(file);
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true }));
+});
+
+describe('programming errors and libtorch errors that were plain Errors', () => {
+  test('SquisherError (500): a disposed tensor used again', () => {
+    const t = zeros([2]);
+    t.dispose();
+    expectTyped(caught(() => t.add(1)), SquisherError, 500, 'this tensor was disposed');
+  });
+
+  test('SquisherError (500): ModuleList.forward', () => {
+    expectTyped(caught(() => new nn.ModuleList([new nn.Linear(1, 1)]).forward()), SquisherError, 500, 'ModuleList has no forward(); call its members');
+  });
+
+  test('TorchError (500): vmap over an operator with no batching rule names it in `op`', () => {
+    const e = caught(() => func.vmap((t: Tensor) => t.nonzero())(zeros([2, 3])));
+    expect(e).toBeInstanceOf(TorchError);
+    expect((e as TorchError).status).toBe(500);
+    expect((e as TorchError).op).toBe('aten::nonzero');
+    expect((e as Error).message).toMatch(/^vmap: operator aten::nonzero cannot be batched/);
   });
 });

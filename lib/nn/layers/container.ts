@@ -1,5 +1,6 @@
 import { Module } from '../module';
 import type { Tensor } from '../../tensor/tensor';
+import { SquisherError } from '../../errors';
 
 /** Runs children in order; they are named "0", "1", ... as in PyTorch (or by the names given). */
 export class Sequential extends Module {
@@ -29,5 +30,5 @@ export class ModuleList extends Module {
   }
   at(i: number): Module { return this._modules.get(String(i))!; }
   get length(): number { return this._modules.size; }
-  forward(): never { throw new Error('ModuleList has no forward(); call its members'); }
+  forward(): never { throw new SquisherError('ModuleList has no forward(); call its members'); }  // as torch's NotImplementedError
 }
