@@ -2,8 +2,9 @@
 // from `self` to name each parameter read, find every use of every parameter, and for each use a rule
 // can handle, add the use's inputs and output as extra graph outputs. One interpreter run then yields
 // the model output and everything the rules need; one backward to those outputs yields every δ.
-// A parameter with a use no rule handles (an unsupported op, a use inside an `if`/loop body) takes the
-// per-parameter fallback; the plan records why. Tied parameters (one tensor under several names) are one
+// Uses inside `if` and loop bodies come out through lists, one element per run of the body (ran.cpp reads
+// them back as instances). A parameter with a use no rule handles (an unsupported op, a use inside a
+// closure or fork) takes the per-parameter fallback; the plan records why. Tied parameters (one tensor under several names) are one
 // entry, named as named_parameters() names it first, with the uses of all its names.
 #include "fisher/engine.h"
 #include <torch/csrc/jit/api/function_impl.h>
@@ -37,6 +38,23 @@ void eachNode(torch::jit::Block* b, const std::function<void(Node*)>& f) {
     f(n);
     for (auto* sub : n->blocks()) eachNode(sub, f);
   }
+}
+
+// The first node enclosing n (up to the graph's top block) that is not an `if` or a loop, or nullptr:
+// uses inside prim::If / prim::Loop bodies are captured (see liftOut); other block owners (closures,
+// forks) are not.
+const Node* unsupportedBlockOwner(const Node* n, const torch::jit::Block* top) {
+  for (const auto* b = n->owningBlock(); b != top; b = b->owningNode()->owningBlock()) {
+    auto k = b->owningNode()->kind();
+    if (k != c10::prim::If && k != c10::prim::Loop) return b->owningNode();
+  }
+  return nullptr;
+}
+
+// The top-level node that contains n (n itself outside control flow).
+Node* topLevelOwner(Node* n, const torch::jit::Block* top) {
+  while (n->owningBlock() != top) n = n->owningBlock()->owningNode();
+  return n;
 }
 
 bool isReshape(const Node* n) {
@@ -122,8 +140,8 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
       std::string kind = n->kind().toQualString();
       std::string why;
       const Rule* rule = nullptr;
-      if (n->owningBlock() != g->block()) {
-        why = "used inside control flow (" + std::string(n->owningBlock()->owningNode()->kind().toQualString()) + " body, as input of " + kind + ")";
+      if (const Node* cf = unsupportedBlockOwner(n, g->block())) {
+        why = "used inside " + std::string(cf->kind().toQualString()) + ", whose body the fast path does not capture (as input of " + kind + ")";
       } else if (auto r = registry().find(kind); r == registry().end()) {
         why = "used by " + kind + ", which has no fast-path rule";
       } else {
@@ -168,12 +186,14 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
     use.rule = registry().at(use.kind);
     int act = use.rule->activation();
     Value* y = n->output();
+    Node* last = n;  // the captured values are all computed by here
     if (written[i].first) {
       // an in-place op (e.g. ReLU(inplace=True)) later rewrites this output: the rest of the graph gets a
       // copy, so ∂loss/∂y stays the gradient at this op's output
       torch::jit::WithInsertPoint ip(n->next());
       Value* copy = g->insert(c10::aten::clone, {y});
       y->replaceAllUsesAfterNodeWith(copy->node(), copy);
+      last = copy->node();
     }
     Value* a = act >= 0 ? n->input(act) : nullptr;
     Value* aCaptured = a;
@@ -181,15 +201,35 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
       torch::jit::WithInsertPoint ip(n);
       aCaptured = g->insert(c10::aten::clone, {a});
     }
+    // A value defined inside an `if` or loop body is not visible at the top: it goes out through a list
+    // made before the outermost enclosing node and appended to right after the use (after the output's
+    // clone), so each run of the body adds one instance: 0 or 1 for an `if`, one per loop iteration.
+    Node* top = topLevelOwner(n, g->block());
+    auto out = [&](Value* v, bool& lifted) -> size_t {
+      lifted = top != n && v->node()->owningBlock() != g->block();
+      if (!lifted) return g->registerOutput(v);
+      Value* list;
+      {
+        torch::jit::WithInsertPoint ip(top);
+        list = g->insertNode(g->createList(v->type(), {}))->output();
+      }
+      torch::jit::WithInsertPoint ip(last->next());
+      g->insert(c10::aten::append, {list, v});
+      return g->registerOutput(list);
+    };
     for (size_t k = 0; k < n->inputs().size(); k++) {
       Value* v = (static_cast<int>(k) == act) ? aCaptured : n->input(k);
-      use.inSlots.push_back(g->registerOutput(v));
+      bool lifted = false;
+      use.inSlots.push_back(out(v, lifted));
+      use.inLifted.push_back(lifted);
     }
-    use.outSlot = g->registerOutput(y);
+    bool lifted = false;
+    use.outSlot = out(y, lifted);
+    use.lifted = lifted;
     if (a) {
       Value* s = a;
       while (isReshape(s->node())) s = s->node()->input(0);
-      if (s != a) use.sourceSlot = static_cast<int64_t>(g->registerOutput(s));
+      if (s != a) use.sourceSlot = static_cast<int64_t>(out(s, use.sourceLifted));
     }
     use.inSlots.shrink_to_fit();
     plan->uses.push_back(std::move(use));

@@ -30,6 +30,11 @@ struct Use {
   std::vector<size_t> inSlots;  // stack positions (after the run) of the node's inputs
   size_t outSlot = 0;           // stack position of the node's output (δ is taken w.r.t. it)
   int64_t sourceSlot = -1;      // stack position of the activation's reshape source, if any
+  // Inside an `if` or loop body, values come back as lists with one element per run of the body (see
+  // capture.cpp): which slots are such lists. A use whose output is lifted has 0..k instances per batch.
+  std::vector<bool> inLifted;
+  bool lifted = false;
+  bool sourceLifted = false;
 };
 
 struct Plan {
@@ -56,6 +61,17 @@ struct StepOptions {
   int64_t maxExactClasses = 1024;
   bool allowFallback = true;
 };
+
+// The uses as they ran in one batch (ran.cpp): one instance per run of each use (a use in a loop body runs
+// once per iteration, one in an `if` body 0 or 1 times), with its values, and per parameter its instances.
+struct Ran {
+  std::vector<const Use*> uses;  // per instance: the plan's use
+  std::vector<UseValues> uv;     // per instance
+  std::vector<std::vector<std::pair<size_t, std::string>>> paramUses;  // per plan parameter: (instance, role)
+  std::vector<at::Tensor> ys;    // instance outputs that reach the loss (δ is taken w.r.t. them)
+  std::vector<size_t> yUse;      // their instances
+};
+Ran collectRan(const Plan& p, const torch::jit::Stack& st, int64_t N);
 
 // Runs one batch and adds to every parameter's acc; returns the batch size.
 int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& y, const StepOptions& o);

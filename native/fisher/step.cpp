@@ -12,12 +12,13 @@
 
 namespace sq::fisher {
 
-static void accumulateFast(Param& p, const std::vector<Use>& uses, const std::vector<UseValues>& uv, double scale) {
+static void accumulateFast(Param& p, const std::vector<std::pair<size_t, std::string>>& pu, const std::vector<const Use*>& uses,
+                           const std::vector<UseValues>& uv, double scale) {
   std::vector<std::pair<size_t, std::string>> live;
-  for (auto& [ui, role] : p.uses) if (uv[ui].delta.defined()) live.emplace_back(ui, role);
+  for (auto& [ui, role] : pu) if (uv[ui].delta.defined()) live.emplace_back(ui, role);
   if (live.empty()) return;  // no use reaches the loss: zero contribution
   if (live.size() == 1) {
-    auto s = uses[live[0].first].rule->sumSquares(uv[live[0].first], live[0].second);
+    auto s = uses[live[0].first]->rule->sumSquares(uv[live[0].first], live[0].second);
     if (s.defined()) {
       p.acc.add_(s.reshape(p.acc.sizes()), scale);
       return;
@@ -32,7 +33,7 @@ static void accumulateFast(Param& p, const std::vector<Use>& uses, const std::ve
     shape[0] = n;
     at::Tensor g;
     for (auto& [ui, role] : live) {
-      auto gi = uses[ui].rule->perSample(uv[ui], role, s, n).reshape(shape);
+      auto gi = uses[ui]->rule->perSample(uv[ui], role, s, n).reshape(shape);
       g = g.defined() ? g.add(gi) : gi;
     }
     p.acc.add_(g.square().sum(0), scale);
@@ -120,35 +121,21 @@ int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& 
     return N;
   }
   auto terms = termsFor(o, z, y);
-  std::vector<UseValues> uv(p.uses.size());
-  std::vector<at::Tensor> ys;
-  std::vector<size_t> yUse;
-  for (size_t i = 0; i < p.uses.size(); i++) {
-    for (auto s : p.uses[i].inSlots) uv[i].in.push_back(st[s]);
-    uv[i].N = N;
-    int act = p.uses[i].rule->activation();
-    if (p.uses[i].sourceSlot >= 0 && st[p.uses[i].sourceSlot].isTensor() && act >= 0 && uv[i].in[act].isTensor()) {
-      uv[i].source = st[p.uses[i].sourceSlot].toTensor();
-      const auto& src = *uv[i].source;
-      uv[i].rowsBySample = src.dim() >= 2 && src.size(0) == N && !batchSizeRepeats(src, N, src.dim() - 1) &&
-                           src.numel() == uv[i].in[act].toTensor().numel();
-    }
-    const auto& out = st[p.uses[i].outSlot];
-    if (out.isTensor() && out.toTensor().requires_grad()) {
-      ys.push_back(out.toTensor());
-      yUse.push_back(i);
-    }
-  }
+  Ran r = collectRan(p, st, N);
+  auto& uv = r.uv;
+  auto& ys = r.ys;
+  auto& yUse = r.yUse;
   for (const auto& t : terms) {
     auto l = perSampleNll(o, z, t.target, t.weight);
     if (!ys.empty()) {
       auto deltas = torch::autograd::grad({l.sum()}, ys, {}, true, false, true);
       for (size_t j = 0; j < ys.size(); j++) uv[yUse[j]].delta = deltas[j];
     }
-    for (auto& prm : p.params) {
+    for (size_t pi = 0; pi < p.params.size(); pi++) {
+      auto& prm = p.params[pi];
       if (prm.fallback) continue;
       try {
-        for (auto& [ui, role] : prm.uses) if (uv[ui].delta.defined()) p.uses[ui].rule->check(uv[ui]);
+        for (auto& [ui, role] : r.paramUses[pi]) if (uv[ui].delta.defined()) r.uses[ui]->rule->check(uv[ui]);
       } catch (const NotPerSample& e) {
         if (!o.allowFallback) throw std::invalid_argument(std::string("[OptionError] no fast path for parameter '") + prm.name + "': " + e.what());
         prm.fallback = true;
@@ -156,7 +143,7 @@ int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& 
         continue;
       }
       at::NoGradGuard ng;
-      accumulateFast(prm, p.uses, uv, t.scale);
+      accumulateFast(prm, r.paramUses[pi], r.uses, uv, t.scale);
     }
     std::vector<Param*> fb;
     std::vector<at::Tensor> leaves;
