@@ -62,6 +62,66 @@ bool isReshape(const Node* n) {
   return k.count(n->kind().toQualString()) > 0;
 }
 
+// The one elementwise add/sub through which an embedding's output reaches the rest of the graph, seen
+// through dtype/device casts (GPT-2's wpe(position_ids).to(dtype)); shape reads (aten::size/dim) carry no
+// gradient and do not count. When the embedding has no batch dim (position ids [1, T] or [T]), that op's
+// output gradient, row n, is sample n's δ of the broadcast embedding (rules/embedding.cpp). No node (and
+// the reason) when there is no such op or when in-place writes could make the captured value's gradient
+// other than the gradient at that op's output.
+struct Consumer {
+  Node* node = nullptr;
+  size_t operand = 0;     // the embedding enters as 0: self, 1: other
+  bool cloneOut = false;  // an out-of-place consumer's output is written in place later
+  std::string why;
+};
+
+Consumer broadcastConsumer(Node* n, const torch::jit::AliasDb& aliases, torch::jit::Graph& g) {
+  static const std::set<std::string> ops{"aten::add", "aten::add_", "aten::sub", "aten::sub_"};
+  Consumer r;
+  if (n->kind() != c10::aten::embedding) return r;
+  Value* v = n->output();
+  for (;;) {
+    if (aliases.hasWriters(v)) { r.why = "its output is written in place"; return r; }
+    std::vector<torch::jit::Use> uses;
+    for (const auto& u : v->uses()) {
+      if (u.user->kind() != c10::aten::size && u.user->kind() != c10::aten::dim) uses.push_back(u);
+    }
+    if (uses.size() != 1) {
+      r.why = "its output has " + std::to_string(uses.size()) + " consumers, not one elementwise aten::add/aten::sub";
+      return r;
+    }
+    Node* c = uses[0].user;
+    std::string kind = c->kind().toQualString();
+    if (c->owningBlock() != g.block()) { r.why = "its consumer " + kind + " is inside control flow"; return r; }
+    if (c->kind() == c10::aten::to && uses[0].offset == 0 && c->outputs().size() == 1) {
+      v = c->output();
+      continue;
+    }
+    bool tensors = c->inputs().size() == 3 && c->outputs().size() == 1 && uses[0].offset <= 1 &&
+                   c->input(0)->type()->cast<c10::TensorType>() && c->input(1)->type()->cast<c10::TensorType>() &&
+                   c->output()->type()->cast<c10::TensorType>();
+    if (!ops.count(kind) || !tensors) {
+      r.why = "its consumer " + kind + " is not an elementwise aten::add/aten::sub of two tensors";
+      return r;
+    }
+    if (kind.back() == '_') {
+      // in place: its output is the tensor it writes; a later write to it would move the gradient we take
+      torch::jit::ValueSet out{c->output()};
+      for (Node* m = c->next(); m != g.return_node(); m = m->next()) {
+        if (aliases.writesToAlias(m, out)) {
+          r.why = "the output of its consumer " + kind + " is written in place again by " + m->kind().toQualString();
+          return r;
+        }
+      }
+    } else {
+      r.cloneOut = aliases.hasWriters(c->output());
+    }
+    r.node = c;
+    r.operand = uses[0].offset;
+    return r;
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<std::string>& only) {
@@ -171,6 +231,13 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
     }
   }
 
+  // ---- an embedding's broadcasting add/sub (found before any rewrite: the alias analysis is of this graph) ----
+  std::vector<Consumer> consumers;
+  {
+    torch::jit::AliasDb consumerAliases(g);
+    for (Node* n : useNodes) consumers.push_back(broadcastConsumer(n, consumerAliases, *g));
+  }
+
   // ---- capture: each use's inputs and output become graph outputs ----
   torch::jit::AliasDb aliases(g);
   std::vector<std::pair<bool, bool>> written;  // (output written in place later, activation written in place)
@@ -233,6 +300,31 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
     }
     use.inSlots.shrink_to_fit();
     plan->uses.push_back(std::move(use));
+  }
+  // ---- capture: the broadcasting consumers' outputs (and alpha where it scales the embedding) ----
+  std::map<Node*, size_t> consumerSlots;  // one capture per consumer (GPT-2's wte and wpe meet at one add)
+  for (size_t i = 0; i < useNodes.size(); i++) {
+    auto& use = plan->uses[i];
+    const auto& c = consumers[i];
+    if (!c.node) { use.noConsumer = c.why; continue; }
+    Value* out = c.node->output();
+    if (auto seen = consumerSlots.find(c.node); seen != consumerSlots.end()) {
+      use.consumerSlot = static_cast<int64_t>(seen->second);
+    } else {
+      if (c.cloneOut) {
+        // as for a use output written in place later: the rest of the graph gets a copy, so the gradient
+        // w.r.t. `out` stays the gradient at the consumer's output
+        torch::jit::WithInsertPoint ip(c.node->next());
+        Value* copy = g->insert(c10::aten::clone, {out});
+        out->replaceAllUsesAfterNodeWith(copy->node(), copy);
+      }
+      use.consumerSlot = static_cast<int64_t>(g->registerOutput(out));
+      consumerSlots[c.node] = static_cast<size_t>(use.consumerSlot);
+    }
+    if (c.operand == 1) {
+      use.alphaSlot = static_cast<int64_t>(g->registerOutput(c.node->input(2)));
+      if (c.node->kind() == c10::aten::sub || c.node->kind() == c10::aten::sub_) use.sign = -1;
+    }
   }
   plan->graph = g;
   plan->code = std::make_unique<torch::jit::Code>(g, "squisher_fisher_forward");

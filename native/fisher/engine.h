@@ -35,6 +35,14 @@ struct Use {
   std::vector<bool> inLifted;
   bool lifted = false;
   bool sourceLifted = false;
+  // An aten::embedding whose output reaches the rest of the graph only through one elementwise
+  // aten::add/add_/sub/sub_ (a position embedding broadcast over the batch; capture.cpp): the stack
+  // position of that op's output, of its alpha when the embedding is its `other` (-1: factor 1), and -1
+  // for sub's `other`. noConsumer says why none was taken (appended to the fallback's reason).
+  int64_t consumerSlot = -1;
+  int64_t alphaSlot = -1;
+  double sign = 1;
+  std::string noConsumer;
 };
 
 struct Plan {
@@ -72,6 +80,9 @@ struct Ran {
   std::vector<size_t> yUse;      // their instances
 };
 Ran collectRan(const Plan& p, const torch::jit::Stack& st, int64_t N);
+// broadcast.cpp: for a use captured with a broadcasting consumer whose shapes show an embedding without
+// the batch dim, marks u (viaConsumer, factor, output) and returns the consumer's output to take δ from.
+at::Tensor broadcastFrom(const Use& use, const torch::jit::Stack& st, const c10::IValue& out, int64_t N, UseValues& u);
 
 // Runs one batch and adds to every parameter's acc; returns the batch size.
 int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& y, const StepOptions& o);

@@ -32,7 +32,11 @@ Ran collectRan(const Plan& p, const torch::jit::Stack& st, int64_t N) {
       }
       size_t at = r.uv.size();
       auto out = value(use.outSlot, use.lifted);
-      if (out.isTensor() && out.toTensor().requires_grad()) {
+      u.noConsumer = use.noConsumer;
+      if (auto c = use.lifted ? at::Tensor() : broadcastFrom(use, st, out, N, u); c.defined()) {
+        r.ys.push_back(c);  // δ of the consumer: the broadcast embedding's per-sample δ (rules/embedding.cpp)
+        r.yUse.push_back(at);
+      } else if (out.isTensor() && out.toTensor().requires_grad()) {
         r.ys.push_back(out.toTensor());
         r.yUse.push_back(at);
       }

@@ -22,6 +22,13 @@ struct UseValues {
   // Set by the engine: the source's first dim is N and it holds as many elements as the activation, so
   // the activation's (and the output's) rows group by sample.
   bool rowsBySample = false;
+  // Set by the engine for an embedding whose output has no batch dim and is broadcast over the batch by
+  // its one consumer, an elementwise add/sub (capture.cpp): `delta` is then ∂loss/∂(consumer output)
+  // [N, ...], `output` the use's own output and `factor` ∂(consumer)/∂(use output): 1, alpha or -alpha.
+  bool viaConsumer = false;
+  double factor = 1;
+  at::Tensor output;
+  std::string noConsumer;  // why no such consumer was used (for the fallback's reason)
 };
 
 // Thrown by a rule when this use cannot be split per sample (the parameter then takes the fallback).

@@ -3,7 +3,8 @@
 // lm_head/wte, causal shift, -100 labels), the tied-Linear Sequential, scripted `if`s and loops (an RNN-style
 // loop with an `if` inside, a branch that never runs), F.linear
 // with parameters, unsupported ops beside supported layers, Conv1d/GroupNorm/BatchNorm1d/x @ W/mm, strided
-// grouped and dilated Conv2d with an in-place ReLU on a captured output. Every variant, both engines, against float64
+// grouped and dilated Conv2d with an in-place ReLU on a captured output, position embeddings broadcast over
+// the batch by an add/sub (x - pos, x.add(pos, alpha=2), h += pos, a second consumer, T = N). Every variant, both engines, against float64
 // torch.func references; one entry per parameter named as named_parameters() names it; meta.engine says
 // which parameters took the fallback and why; bad input is a typed error.
 import { fisherDiagonal, Module, ScriptModule, Tensor } from '../../lib';
@@ -81,7 +82,6 @@ test('meta lists which parameters took the per-parameter fallback and why; the r
   const u = await perParameter('unsupported');
   expect(u).toMatchObject({ scale: 'fallback (vmapped backward): used by aten::mul, which has no fast-path rule', 'act.weight': 'fallback (vmapped backward): used by aten::prelu, which has no fast-path rule', 'l1.weight': 'fast (aten::linear)' });
   const g = await perParameter('gpt2');
-  expect(g['m.transformer.wpe.weight']).toMatch(/^fallback \(vmapped backward\): embedding indices has shape \[1, 10\]/);  // positions broadcast over the batch
   expect(g['m.transformer.h.0.attn.c_attn.weight']).toBe('fast (aten::addmm)');  // Conv1D: addmm on x.view(-1, nx)
   expect(await perParameter('misc')).toMatchObject({
     'c1.weight': 'fast (aten::conv1d)', 'gn.weight': 'fast (aten::group_norm)', 'bn.bias': 'fast (aten::batch_norm)',
@@ -91,8 +91,22 @@ test('meta lists which parameters took the per-parameter fallback and why; the r
     const r = await perParameter(name, { variant: 'empirical' });
     expect(Object.entries(r).filter(([, v]) => !v.startsWith('fast'))).toEqual([]);
   }
+});
+
+test('position embeddings broadcast over the batch by one add/sub are on the fast path; a second consumer, a later in-place write of an add_, T = N take the fallback (the numbers: every variant above)', async () => {
+  // GPT-2: wpe(position_ids [1, T]).to(dtype) + inputs_embeds; BERT: embeddings + position_embeddings
+  const g = await perParameter('gpt2');
+  expect(g['m.transformer.wpe.weight']).toBe('fast (aten::embedding)');
+  expect(g['m.transformer.wte.weight']).toBe('fast (aten::linear, aten::embedding)');
   const b = await perParameter('bert');
-  expect(Object.entries(b).filter(([, v]) => !v.startsWith('fast')).map(([k]) => k)).toEqual(['m.bert.embeddings.position_embeddings.weight']);
+  expect(Object.entries(b).filter(([, v]) => !v.startsWith('fast'))).toEqual([]);
+  const pos = (name: string) => perParameter(name, { batchSize: meta.batch }).then((p) => p['pos.weight']);
+  expect(await pos('pos_sub')).toBe('fast (aten::embedding ×2)');  // the tokens' lookup and the positions' (subtracted)
+  for (const name of ['pos_alpha', 'pos_inplace', 'pos_relu']) expect({ name, how: await pos(name) }).toEqual({ name, how: 'fast (aten::embedding)' });
+  expect(await pos('pos_twice')).toBe('fallback (vmapped backward): embedding indices has shape [7], whose first dim is not the batch (4 samples), ' +
+    'and it is not broadcast over the batch by one add/sub: its output has 2 consumers, not one elementwise aten::add/aten::sub');
+  expect(await pos('pos_rewrite')).toMatch(/^fallback \(vmapped backward\): .*the output of its consumer aten::add_ is written in place again by aten::mul_$/);
+  expect(await pos('pos_tn')).toMatch(/^fallback \(vmapped backward\): the add\/sub broadcasting the embedding over the batch has shape \[4, 4, 6\]: the batch size 4 is also the size of another leading dim/);
 });
 
 test('bad input: typed errors naming the problem', async () => {
