@@ -66,6 +66,7 @@ export interface Native {
   fisherPlan(m: Handle, only: string[] | null): Handle;
   fisherPlanAsync(m: Handle, only: string[] | null): Promise<Handle>;
   fisherPlanInfo(plan: Handle): { name: string; aliases: string[]; fallback: boolean; why: string; how: string; uses: string[] }[];
+  fisherPlanStats(plan: Handle): { backwards: number; vmapped: number; perTerm: number; perTermWhy: string };
   fisherStep(plan: Handle, inputs: unknown[], y: Handle, o: object): number;
   fisherStepAsync(plan: Handle, inputs: unknown[], y: Handle, o: object): Promise<number>;
   fisherSums(plan: Handle): [string, Handle][];

@@ -46,8 +46,14 @@ export interface FisherOptions {
   shift?: boolean;
   /** Sequence targets equal to this are ignored (default -100, Hugging Face's convention). */
   ignoreIndex?: number;
-  /** exact: refuse (pointing to mc) when the classes exceed this (default 1024): one backward per class. */
+  /** exact: refuse (pointing to mc) when the classes exceed this (default 1024): one backward term per class. */
   maxExactClasses?: number;
+  /**
+   * TorchScript models, exact/mc: Fisher terms (classes, outputs or label samples) stacked on a vmapped axis
+   * of ONE backward (default: as many as a 64 MiB budget for the captured outputs' gradients allows);
+   * 1: one plain backward per term.
+   */
+  termsPerBackward?: number;
   /** TorchScript models: run each batch on libuv's pool ('worker', default) or on the JS thread ('js'). */
   thread?: 'worker' | 'js';
   /** vmap path: samples per vmap call, or the memory budget that decides it (see perSampleGrads). */
@@ -69,6 +75,9 @@ function validate(o: FisherOptions): void {
   if (o.task && o.task !== 'classification' && o.task !== 'regression') throw new OptionError(`unknown task '${o.task}'; expected classification or regression`);
   if (o.reduction && o.reduction !== 'sum' && o.reduction !== 'mean') throw new OptionError(`reduction must be 'sum' or 'mean', got '${o.reduction}'`);
   if (o.samples !== undefined && (!Number.isInteger(o.samples) || o.samples < 1)) throw new OptionError(`samples must be a positive integer, got ${o.samples}`);
+  if (o.termsPerBackward !== undefined && (!Number.isInteger(o.termsPerBackward) || o.termsPerBackward < 1)) {
+    throw new OptionError(`termsPerBackward must be a positive integer, got ${o.termsPerBackward}`);
+  }
   if (o.engine && !['auto', 'fast', 'vmap'].includes(o.engine)) throw new OptionError(`engine must be auto, fast or vmap, got '${o.engine}'`);
 }
 
@@ -106,7 +115,7 @@ export async function fisherSums(model: Module, data: FisherData, o: FisherOptio
     try {
       return await graphFisherSums(model, data, {
         variant, task, samples: k, seed: o.seed, batchSize, device, params: o.params, output: o.output, shift: o.shift,
-        ignoreIndex: o.ignoreIndex, maxExactClasses: o.maxExactClasses, allowFallback: o.engine !== 'fast', thread: o.thread,
+        ignoreIndex: o.ignoreIndex, maxExactClasses: o.maxExactClasses, termsPerBackward: o.termsPerBackward, allowFallback: o.engine !== 'fast', thread: o.thread,
         onProgress: o.onProgress, signal: o.signal,
       });
     } finally {
@@ -222,6 +231,7 @@ export async function fisherDiagonal(model: Module, data: FisherData, o: FisherO
   return new FisherDiagonal(r.sums, {
     source: 'fisher', variant, task: o.task ?? 'classification', N: r.N, reduction, engine: r.engine, batchSize: o.batchSize ?? 64,
     ...perParameter,
+    ...(r.backwards !== undefined ? { backwards: r.backwards } : {}), ...(r.termAxis ? { termAxis: r.termAxis } : {}),
     ...(o.output !== undefined ? { output: o.output } : {}), ...(o.shift ? { shift: true } : {}),
     ...(variant === 'mc' ? { samples: o.samples ?? 1, seed: o.seed } : {}),
   });

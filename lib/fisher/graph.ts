@@ -1,6 +1,6 @@
 // The graph-level engine for TorchScript models (native/fisher): the forward graph is inlined and every
-// use of every parameter by a supported op is captured, so each batch is ONE forward and one backward per
-// Fisher term, whatever the module tree (traced or scripted, residual, Hugging Face, control flow).
+// use of every parameter by a supported op is captured, so each batch is ONE forward and one backward
+// (per chunk of Fisher terms: exact and mc stack their terms on a vmapped axis), whatever the module tree (traced or scripted, residual, Hugging Face, control flow).
 // Tied parameters are one entry with Σ_n(Σ_uses g)²; a parameter no rule covers takes an exact
 // per-sample fallback on its own. Each batch runs on libuv's worker pool: this file only schedules
 // batches, checks cancellation and reports progress.
@@ -31,6 +31,8 @@ export interface GraphPassOptions {
   shift?: boolean;
   ignoreIndex?: number;
   maxExactClasses?: number;
+  /** exact/mc: Fisher terms per vmapped backward (default: by memory; 1: one plain backward per term). */
+  termsPerBackward?: number;
   /** false: a parameter without a rule is an error (engine 'fast'). */
   allowFallback: boolean;
   /** 'worker' (default: libuv's pool) or 'js' (the same computation on the JS thread). */
@@ -46,6 +48,10 @@ export interface FisherSums {
   engine: string;
   /** Per parameter: 'fast (aten::linear ×2)' or 'fallback: why'. */
   perParameter: Record<string, string>;
+  /** Graph engine: backward passes to the captured outputs (a vmapped one over a chunk of terms counts once). */
+  backwards?: number;
+  /** Graph engine, batches with several terms (exact, mc k > 1): 'vmapped', or 'per term' and why. */
+  termAxis?: string;
 }
 
 const TAGS: [string, new (m: string) => SquisherError][] = [['[ShapeError] ', ShapeError], ['[OptionError] ', OptionError], ['[DTypeError] ', DTypeError]];
@@ -100,7 +106,7 @@ export async function graphFisherSums(model: ScriptModule, data: FisherData, o: 
   }
   const step = {
     variant: o.variant, task: o.task, samples: o.samples, shift: !!o.shift, ignoreIndex: o.ignoreIndex ?? -100,
-    maxExactClasses: o.maxExactClasses ?? 1024, allowFallback: o.allowFallback,
+    maxExactClasses: o.maxExactClasses ?? 1024, allowFallback: o.allowFallback, termsPerBackward: o.termsPerBackward ?? 0,
     ...(o.output !== undefined ? { output: o.output } : {}),
   };
   if (o.seed !== undefined) manualSeed(o.seed);
@@ -130,5 +136,12 @@ export async function graphFisherSums(model: ScriptModule, data: FisherData, o: 
   }
   throwIfAborted(o.signal, 'fisherDiagonal');
   const sums = new Map(native.fisherSums(handle).map(([n, h]) => [n, keep(new Tensor(h))] as [string, Tensor]));
-  return { sums, N, ...describeEngine(native.fisherPlanInfo(handle)) };
+  return { sums, N, ...describeEngine(native.fisherPlanInfo(handle)), ...describeBackwards(native.fisherPlanStats(handle)) };
+}
+
+function describeBackwards(s: ReturnType<typeof native.fisherPlanStats>): { backwards: number; termAxis?: string } {
+  const why = s.perTermWhy ? `functorch could not batch the backward: ${s.perTermWhy}` : 'asked for';
+  const termAxis = s.perTerm === 0 ? (s.vmapped ? 'vmapped' : undefined)
+    : s.vmapped ? `vmapped, ${s.perTerm} backwards per term (${why})` : `per term (${why})`;
+  return { backwards: s.backwards, ...(termAxis ? { termAxis } : {}) };
 }

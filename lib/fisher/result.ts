@@ -22,6 +22,10 @@ export interface FisherMeta {
   batchSize?: number;
   /** 'fast' (per-layer rules) or 'vmap' (functorch), and why the fast path was not taken. */
   engine?: string;
+  /** Graph engine: backward passes to the captured outputs (exact/mc: a vmapped one per chunk of terms counts once). */
+  backwards?: number;
+  /** Graph engine, exact/mc: 'vmapped' (the terms of a batch on one backward's vmapped axis), or 'per term (why)'. */
+  termAxis?: string;
   [k: string]: string | number | boolean | undefined;
 }
 

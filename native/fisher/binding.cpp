@@ -100,6 +100,18 @@ Napi::Value PlanInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// fisherPlanStats(plan) -> { backwards, vmapped, perTerm, perTermWhy }: how the pass's backwards ran so far.
+Napi::Value PlanStats(const Napi::CallbackInfo& info) {
+  requireArgs(info, 1, "fisherPlanStats");
+  auto plan = planOf(info[0]);
+  auto o = Napi::Object::New(info.Env());
+  o.Set("backwards", static_cast<double>(plan->backwards));
+  o.Set("vmapped", static_cast<double>(plan->vmappedBackwards));
+  o.Set("perTerm", static_cast<double>(plan->perTermBackwards));
+  o.Set("perTermWhy", plan->perTermWhy);
+  return o;
+}
+
 StepOptions optionsFrom(const Napi::Object& o) {
   StepOptions s;
   auto str = [&](const char* k, std::string& dst) { if (o.Has(k) && o.Get(k).IsString()) dst = o.Get(k).As<Napi::String>().Utf8Value(); };
@@ -109,6 +121,7 @@ StepOptions optionsFrom(const Napi::Object& o) {
   num("samples", s.samples);
   num("ignoreIndex", s.ignoreIndex);
   num("maxExactClasses", s.maxExactClasses);
+  num("termsPerBackward", s.termsPerBackward);
   if (o.Has("shift")) s.shift = o.Get("shift").ToBoolean().Value();
   if (o.Has("allowFallback")) s.allowFallback = o.Get("allowFallback").ToBoolean().Value();
   if (o.Has("output")) {
@@ -202,6 +215,7 @@ void initFisher(Napi::Env env, Napi::Object exports) {
   SQ_EXPORT(exports, "fisherPlan", MakePlan);
   SQ_EXPORT(exports, "fisherPlanAsync", MakePlanAsync);
   SQ_EXPORT(exports, "fisherPlanInfo", PlanInfo);
+  SQ_EXPORT(exports, "fisherPlanStats", PlanStats);
   SQ_EXPORT(exports, "fisherStepAsync", StepAsync);
   SQ_EXPORT(exports, "fisherStep", StepSync);
   SQ_EXPORT(exports, "fisherSums", Sums);

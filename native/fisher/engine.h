@@ -53,6 +53,13 @@ struct Plan {
   std::vector<Param> params;
   std::vector<Use> uses;
   std::atomic<bool> busy{false};
+  // How the pass's backwards to the captured outputs ran (read by fisherPlanStats): each plain or vmapped
+  // backward counts once; a batch with several Fisher terms takes vmapped ones over chunks of terms, or one
+  // per term (asked for, or because functorch could not batch some backward op: `perTermWhy`).
+  int64_t backwards = 0;
+  int64_t vmappedBackwards = 0;
+  int64_t perTermBackwards = 0;  // plain backwards in batches with more than one term
+  std::string perTermWhy;
 };
 
 // Builds the plan: `only` restricts to these parameter names (empty: all trainable).
@@ -68,6 +75,7 @@ struct StepOptions {
   int64_t ignoreIndex = -100;
   int64_t maxExactClasses = 1024;
   bool allowFallback = true;
+  int64_t termsPerBackward = 0;       // mc/exact: terms per vmapped backward (0: by memory; 1: one plain backward per term)
 };
 
 // The uses as they ran in one batch (ran.cpp): one instance per run of each use (a use in a loop body runs
@@ -97,6 +105,9 @@ struct Term {
 };
 // The terms of a variant over logits z (detached values are used for sampling and weights).
 std::vector<Term> termsFor(const StepOptions& o, const at::Tensor& z, const at::Tensor& y);
+// ∂(Σ_n l_n)/∂z of terms [start, start + count), analytically, stacked: [count, *z.shape], no graph
+// (classification: w_n·(softmax(z) − onehot(t)), zero where t is ignoreIndex; regression: z − t).
+at::Tensor termGrads(const StepOptions& o, const at::Tensor& z, const std::vector<Term>& terms, int64_t start, int64_t count);
 // Per-sample negative log-likelihoods [N] (with graph): sequences sum over positions, ignoring ignoreIndex.
 at::Tensor perSampleNll(const StepOptions& o, const at::Tensor& z, const at::Tensor& target, const at::Tensor& weight);
 // Checks targets against the task and the output before any work; throws std::invalid_argument.

@@ -98,6 +98,34 @@ at::Tensor perSampleNll(const StepOptions& o, const at::Tensor& z, const at::Ten
   return weight.defined() ? per.mul(weight) : per;
 }
 
+// What autograd gives through perSampleNll, written out so that one vmapped backward can take every term
+// of a chunk at once (test/fisher/term-axis.test.ts compares the two paths).
+at::Tensor termGrads(const StepOptions& o, const at::Tensor& z0, const std::vector<Term>& terms, int64_t start, int64_t count) {
+  at::NoGradGuard ng;
+  auto z = z0.detach();
+  std::vector<at::Tensor> ts, ws;
+  for (int64_t k = start; k < start + count; k++) {
+    const auto& t = terms[k];
+    ts.push_back(o.task == "classification" && t.target.dim() == z.dim() ? t.target.squeeze(-1) : t.target);
+    if (t.weight.defined()) ws.push_back(t.weight);
+  }
+  auto T = at::stack(ts);  // [count, N(, T)] labels, or [count, *z.shape] regression targets
+  if (o.task != "classification") return z.unsqueeze(0).sub(T);
+  auto mask = T.ne(o.ignoreIndex);
+  auto idx = T.masked_fill(mask.logical_not(), 0).to(at::kLong).unsqueeze(-1);
+  std::vector<int64_t> shape{count};
+  for (auto s : z.sizes()) shape.push_back(s);
+  auto G = z.softmax(-1).unsqueeze(0).expand(shape).clone();
+  G.scatter_add_(-1, idx, at::full(idx.sizes(), -1.0, G.options()));
+  auto scale = mask.to(G.scalar_type());  // [count, N(, T)]
+  if (!ws.empty()) {
+    auto W = at::stack(ws).to(G.scalar_type());  // [count, N]
+    while (W.dim() < scale.dim()) W = W.unsqueeze(-1);
+    scale = scale.mul(W);
+  }
+  return G.mul_(scale.unsqueeze(-1));
+}
+
 std::vector<Term> termsFor(const StepOptions& o, const at::Tensor& z0, const at::Tensor& y) {
   at::NoGradGuard ng;
   auto z = z0.detach();

@@ -1,5 +1,8 @@
-// One batch of the graph-level engine: one interpreter run of the rewritten forward, then per Fisher term
-// ONE backward to every captured use output (δ), and the rules turn (inputs, δ) into Σ_n g_n². A
+// One batch of the graph-level engine: one interpreter run of the rewritten forward, then the backward to
+// every captured use output (δ), and the rules turn (inputs, δ) into Σ_n g_n² per Fisher term. Several
+// terms (exact: one per class or output; mc: one per sampled label set) share ONE backward per chunk of
+// terms: their ∂loss/∂z are written out (loss.cpp's termGrads) and stacked on a leading term axis, which
+// functorch's vmap carries through the backward (one backward per term where it cannot). A
 // parameter with one use takes its rule's direct Σ g² when it has one; a parameter with several uses
 // (tied weights, a layer applied twice) sums its per-sample gradients over the uses before squaring,
 // Σ_n (Σ_uses g_{n,use})², in sample chunks bounded by memory. Fallback parameters get exact per-sample
@@ -89,6 +92,38 @@ static bool batchedFallback(std::vector<Param*>& fb, const std::vector<at::Tenso
   return true;
 }
 
+// The δ of a chunk of terms: ONE backward from z with output gradients G [count, *z.shape] batched by
+// functorch's vmap, each δ returned as [count, *output shape] (undefined: the output does not reach z).
+// False (and why) when functorch cannot batch some backward op; nothing is kept then.
+static bool vmappedDeltas(const at::Tensor& z, const at::Tensor& G, const std::vector<at::Tensor>& ys, std::vector<at::Tensor>& out, std::string& why) {
+  using namespace at::functorch;
+  int64_t n = G.size(0);
+  auto depth = getDynamicLayerStack().size();
+  try {
+    int64_t level = initAndPushDynamicLayer(TransformType::Vmap, c10::SymInt(n), RandomnessType::Error);
+    auto ds = torch::autograd::grad({z}, ys, {addBatchDim(G, 0, level)}, true, false, true);
+    for (auto& d : ds) {
+      if (!d.defined()) continue;
+      const auto* b = maybeGetBatchedImpl(d);
+      if (b && b->level() == level) {
+        d = b->value().movedim(b->bdim(), 0);
+      } else {  // the same for every term
+        auto sizes = d.sizes().vec();
+        sizes.insert(sizes.begin(), n);
+        d = d.unsqueeze(0).expand(sizes);
+      }
+    }
+    popDynamicLayerAndDeleteMetadata();
+    out = std::move(ds);
+    return true;
+  } catch (const std::exception& e) {
+    while (getDynamicLayerStack().size() > depth) popDynamicLayerAndDeleteMetadata();
+    why = e.what();
+    why = why.substr(0, why.find('\n'));  // c10 errors append a C++ trace
+    return false;
+  }
+}
+
 int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& y0, const StepOptions& o) {
   at::AutoGradMode gradOn(true);
   torch::jit::Stack st;
@@ -125,12 +160,9 @@ int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& 
   auto& uv = r.uv;
   auto& ys = r.ys;
   auto& yUse = r.yUse;
-  for (const auto& t : terms) {
-    auto l = perSampleNll(o, z, t.target, t.weight);
-    if (!ys.empty()) {
-      auto deltas = torch::autograd::grad({l.sum()}, ys, {}, true, false, true);
-      for (size_t j = 0; j < ys.size(); j++) uv[yUse[j]].delta = deltas[j];
-    }
+  // One term's accumulation, once uv holds its δ: the fast parameters by their rules, the fallback ones
+  // from the term's per-sample loss vector (built only when some parameter needs it).
+  auto accumulateTerm = [&](const Term& t) {
     for (size_t pi = 0; pi < p.params.size(); pi++) {
       auto& prm = p.params[pi];
       if (prm.fallback) continue;
@@ -153,10 +185,11 @@ int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& 
       fb.push_back(&prm);
       for (auto& lf : prm.leaves) leaves.push_back(lf);
     }
-    if (fb.empty()) continue;
+    if (fb.empty()) return;
+    auto l = perSampleNll(o, z, t.target, t.weight);
     if (batchedFallback(fb, leaves, l, N, t.scale)) {
       for (auto* prm : fb) if (prm->how.empty()) prm->how = "vmapped backward";
-      continue;
+      return;
     }
     for (auto* prm : fb) prm->how = "one backward per sample";
     for (int64_t n = 0; n < N; n++) {
@@ -169,6 +202,35 @@ int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& 
         if (g.defined()) prm->acc.add_(g.square(), t.scale);
       }
     }
+  };
+  int64_t K = static_cast<int64_t>(terms.size()), done = 0;
+  if (K > 1 && !ys.empty() && o.termsPerBackward != 1 && z.requires_grad()) {
+    // The term axis: chunks of terms bounded by memory (each term holds a δ per captured output and a ∂z).
+    int64_t bytes = z.numel() * z.element_size();
+    for (const auto& t : ys) bytes += t.numel() * t.element_size();
+    int64_t kc = o.termsPerBackward > 0 ? std::min(o.termsPerBackward, K) : chunkFor(bytes, K);
+    for (; done < K; done += kc) {
+      int64_t n = std::min(kc, K - done);
+      std::vector<at::Tensor> ds;
+      if (!vmappedDeltas(z, termGrads(o, z, terms, done, n), ys, ds, p.perTermWhy)) break;  // the rest one by one
+      p.backwards++;
+      p.vmappedBackwards++;
+      for (int64_t j = 0; j < n; j++) {
+        for (size_t i = 0; i < ys.size(); i++) uv[yUse[i]].delta = ds[i].defined() ? ds[i].select(0, j) : at::Tensor();
+        accumulateTerm(terms[done + j]);
+      }
+    }
+  }
+  for (; done < K; done++) {
+    const auto& t = terms[done];
+    if (!ys.empty()) {
+      auto l = perSampleNll(o, z, t.target, t.weight);
+      auto deltas = torch::autograd::grad({l.sum()}, ys, {}, true, false, true);
+      for (size_t j = 0; j < ys.size(); j++) uv[yUse[j]].delta = deltas[j];
+      p.backwards++;
+      if (K > 1) p.perTermBackwards++;
+    }
+    accumulateTerm(t);
   }
   return N;
 }
