@@ -39,10 +39,9 @@ export function mapSource(m: NamedTensors, label = 'model'): TensorSource {
 
 /**
  * A checkpoint file as a source. safetensors files are read one tensor at a time (streaming);
- * torch.save / TorchScript files are loaded once (their format has no per-tensor index here); allowGlobals:
- * Python globals read there as inert data (load()'s option; CLI --allow-global).
+ * torch.save / TorchScript files are loaded once (their format has no per-tensor index here).
  */
-export function fileSource(file: string, o: { allowGlobals?: readonly string[] } = {}): TensorSource {
+export function fileSource(file: string): TensorSource {
   if (/\.safetensors$/i.test(file)) {
     const names = inspectSafetensors(file).tensors.map((e) => e.name);
     return {
@@ -54,7 +53,7 @@ export function fileSource(file: string, o: { allowGlobals?: readonly string[] }
       },
     };
   }
-  const sd = loadStateDict(file, { allowGlobals: o.allowGlobals });
+  const sd = loadStateDict(file);
   return mapSource(sd, file);
 }
 

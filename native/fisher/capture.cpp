@@ -240,11 +240,30 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
 
   // ---- capture: each use's inputs and output become graph outputs ----
   torch::jit::AliasDb aliases(g);
-  std::vector<std::pair<bool, bool>> written;  // (output written in place later, activation written in place)
+  // Only a write AFTER the use can make a captured value differ from what the use saw: the capture holds
+  // the value as the run leaves it. ReLU(inplace=True) writes nearly every activation of a ResNet, but
+  // before the next conv reads it; copying those (what hasWriters, which ignores order, asked for) cost a
+  // copy of most activations. So: does a node after n write to an alias of v? That is the later nodes of
+  // n's block, then of each enclosing block after its owner (getWrites covers a node's sub-blocks), and,
+  // where n sits in a loop body, the whole loop: the next iteration's nodes before n run after n too.
+  // Decided on the unmodified graph, before any copy is inserted.
+  auto writtenAfter = [&](Node* n, Value* v) {
+    torch::jit::ValueSet vs{v};
+    for (Node* at = n; at;) {
+      auto* b = at->owningBlock();
+      for (Node* m = at->next(); m != b->return_node(); m = m->next()) {
+        if (aliases.writesToAlias(m, vs)) return true;
+      }
+      at = b->owningNode();  // null at the top-level block
+      if (at && at->kind() == c10::prim::Loop && aliases.writesToAlias(at, vs)) return true;
+    }
+    return false;
+  };
+  std::vector<std::pair<bool, bool>> written;  // (output written in place later, activation written in place later)
   for (Node* n : useNodes) {
     const Rule* rule = registry().at(n->kind().toQualString());
     int act = rule->activation();
-    written.emplace_back(aliases.hasWriters(n->output()), act >= 0 && aliases.hasWriters(n->input(act)));
+    written.emplace_back(writtenAfter(n, n->output()), act >= 0 && writtenAfter(n, n->input(act)));
   }
   for (size_t i = 0; i < useNodes.size(); i++) {
     Node* n = useNodes[i];

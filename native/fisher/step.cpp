@@ -15,6 +15,15 @@
 
 namespace sq::fisher {
 
+// Whether t is the only handle on its memory: its tensor object is held only by the caller and its storage
+// only by it, or, for a view (views made under no_grad still keep their base alive), only by it and its
+// base, which nothing else holds. Dense (no expanded dims), so an in-place op writes each element once.
+static bool ownsMemory(const at::Tensor& t) {
+  if (t.use_count() != 1 || !t.has_storage() || !t.is_non_overlapping_and_dense()) return false;
+  if (!t.is_view()) return t.storage().use_count() == 1;
+  return t._base().use_count() == 1 && t.storage().use_count() == 2;
+}
+
 static void accumulateFast(Param& p, const std::vector<std::pair<size_t, std::string>>& pu, const std::vector<const Use*>& uses,
                            const std::vector<UseValues>& uv, double scale) {
   std::vector<std::pair<size_t, std::string>> live;
@@ -37,9 +46,13 @@ static void accumulateFast(Param& p, const std::vector<std::pair<size_t, std::st
     at::Tensor g;
     for (auto& [ui, role] : live) {
       auto gi = uses[ui]->rule->perSample(uv[ui], role, s, n).reshape(shape);
-      g = g.defined() ? g.add(gi) : gi;
+      g = g.defined() ? g.add(gi) : std::move(gi);  // moved: a second handle would count as another user below
     }
-    p.acc.add_(g.square().sum(0), scale);
+    // Squaring in place saves a chunk-sized buffer and a pass over memory (the step is memory-bound), but
+    // only where nothing else can see g's memory: a rule may return a view of a captured tensor (a linear
+    // bias's per-sample gradient is δ itself when there are no positions), which other parameters read.
+    bool own = ownsMemory(g);
+    p.acc.add_((own ? g.square_() : g.square()).sum(0), scale);
   }
 }
 

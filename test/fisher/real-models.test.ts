@@ -4,7 +4,10 @@
 // loop with an `if` inside, a branch that never runs), F.linear
 // with parameters, unsupported ops beside supported layers, Conv1d/GroupNorm/BatchNorm1d/x @ W/mm, strided
 // grouped and dilated Conv2d with an in-place ReLU on a captured output, position embeddings broadcast over
-// the batch by an add/sub (x - pos, x.add(pos, alpha=2), h += pos, a second consumer, T = N). Every variant, both engines, against float64
+// the batch by an add/sub (x - pos, x.add(pos, alpha=2), h += pos, a second consumer, T = N), dilated grouped,
+// depthwise and grouped 1-D/3-D convolutions reading in-place-ReLU'd activations, inputs of a Conv2d and a
+// Linear written in place after they read them (graph engine only), a LayerNorm bias accumulated before its
+// weight. Every variant, both engines, against float64
 // torch.func references; one entry per parameter named as named_parameters() names it; meta.engine says
 // which parameters took the fallback and why; bad input is a typed error.
 import { fisherDiagonal, Module, ScriptModule, Tensor } from '../../lib';
@@ -13,7 +16,7 @@ import { loadSafetensors } from '../../lib/io';
 import { fixture, fixtureJson } from '../helpers/oracle';
 
 const meta = fixtureJson('real_models.json');
-type Case = { params: string[]; checked: string[]; output: number | string | null; shift: boolean; variants: string[] };
+type Case = { params: string[]; checked: string[]; output: number | string | null; shift: boolean; variants: string[]; engines?: string[] };
 const cases: Record<string, Case> = meta.cases;
 
 function load(name: string): { m: ScriptModule; d: { x: Tensor; y: Tensor }; ref: Map<string, Tensor> } {
@@ -39,7 +42,7 @@ function worst(F: Map<string, Tensor>, ref: Map<string, Tensor>, variant: string
 }
 
 const runs = Object.entries(cases).flatMap(([name, c]) => c.variants.flatMap((v) =>
-  (name === 'resnet18' ? ['auto'] : ['auto', 'vmap']).map((e): [string, string, string] => [name, v, e])));
+  (c.engines ?? (name === 'resnet18' ? ['auto'] : ['auto', 'vmap'])).map((e): [string, string, string] => [name, v, e])));
 
 describe('every variant, both engines, against torch.func (float64)', () => {
   const loaded = new Map<string, ReturnType<typeof load>>();
@@ -87,7 +90,7 @@ test('meta lists which parameters took the per-parameter fallback and why; the r
     'c1.weight': 'fast (aten::conv1d)', 'gn.weight': 'fast (aten::group_norm)', 'bn.bias': 'fast (aten::batch_norm)',
     W: 'fast (aten::matmul)', 'ln.weight': 'fast (aten::layer_norm)', V: 'fast (aten::mm)',
   });
-  for (const name of ['rescnn', 'resnet18', 'convs']) {
+  for (const name of ['rescnn', 'resnet18', 'convs', 'grouped_convs', 'write_after_read', 'bias_first']) {
     const r = await perParameter(name, { variant: 'empirical' });
     expect(Object.entries(r).filter(([, v]) => !v.startsWith('fast'))).toEqual([]);
   }
