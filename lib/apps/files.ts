@@ -6,9 +6,10 @@ import { loadStateDict, saveSafetensors, saveStateDict, TensorMap } from '../io'
 import { Tensor } from '../tensor';
 import { OptionError, SquisherError } from '../errors';
 
-export function readTensors(file: string, what: string): Map<string, Tensor> {
+/** allowGlobals: Python globals read as inert data (load()'s option; CLI --allow-global). */
+export function readTensors(file: string, what: string, o: { allowGlobals?: readonly string[] } = {}): Map<string, Tensor> {
   try {
-    return loadStateDict(file);
+    return loadStateDict(file, { allowGlobals: o.allowGlobals });
   } catch (e) {
     const msg = (e as Error).message;
     // A typed error that already names the file passes through unchanged (its class and status stay).

@@ -39,9 +39,10 @@ export function mapSource(m: NamedTensors, label = 'model'): TensorSource {
 
 /**
  * A checkpoint file as a source. safetensors files are read one tensor at a time (streaming);
- * torch.save / TorchScript files are loaded once (their format has no per-tensor index here).
+ * torch.save / TorchScript files are loaded once (their format has no per-tensor index here); allowGlobals:
+ * Python globals read there as inert data (load()'s option; CLI --allow-global).
  */
-export function fileSource(file: string): TensorSource {
+export function fileSource(file: string, o: { allowGlobals?: readonly string[] } = {}): TensorSource {
   if (/\.safetensors$/i.test(file)) {
     const names = inspectSafetensors(file).tensors.map((e) => e.name);
     return {
@@ -53,7 +54,7 @@ export function fileSource(file: string): TensorSource {
       },
     };
   }
-  const sd = loadStateDict(file);
+  const sd = loadStateDict(file, { allowGlobals: o.allowGlobals });
   return mapSource(sd, file);
 }
 

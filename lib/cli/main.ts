@@ -19,11 +19,20 @@ export function buildProgram(): Command {
   program
     .name('squisher')
     .description('PyTorch checkpoints, Adam state and Fisher information diagonals from Node.js (libtorch inside)')
-    .version(packageVersion(), '-V, --version', 'print the squisher version')
-    .showHelpAfterError()
-    .configureOutput({ outputError: (s, write) => write(s) });
+    .version(packageVersion(), '-V, --version', 'print the squisher version');
   for (const register of commands) register(program);
+  // An extra argument is a mistake (a forgotten option name, a glob that matched twice), not something to drop.
+  for (const c of program.commands) c.allowExcessArguments(false);
   return program;
+}
+
+/** The command a usage error came from ('squisher', 'squisher prune'), for the --help hint. */
+const usageOf = new WeakMap<CommanderError, string>();
+
+/** One line: "squisher: unknown option '--bogus' (see 'squisher info --help')". */
+export function usageLine(e: CommanderError): string {
+  const msg = e.message.replace(/^error:\s*/, '').replace(/\s*\n\s*/g, ' ').trim().replace(/\.$/, '');
+  return `squisher: ${msg} (see '${usageOf.get(e) ?? 'squisher'} --help')`;
 }
 
 /** The message without the "squisher: " prefixes that an inner layer may already have added. */
@@ -41,15 +50,26 @@ export function exitCodeFor(e: unknown): number {
 
 export async function main(argv: string[] = process.argv): Promise<void> {
   const program = buildProgram();
-  // Throw instead of exiting, in every subcommand too, so the exit code is decided in one place.
-  const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override); };
-  override(program);
+  // Throw instead of exiting, in every subcommand too, so the exit code is decided in one place; each
+  // command notes itself on its usage errors, which are printed below as one line, not by commander.
+  const override = (c: Command, path: string): void => {
+    c.exitOverride((err) => {
+      if (err.code === 'commander.executeSubCommandAsync') return;
+      usageOf.set(err, path);
+      throw err;
+    });
+    c.commands.forEach((sub) => override(sub, `${path} ${sub.name()}`));
+  };
+  override(program, 'squisher');
+  program.configureOutput({ outputError: () => undefined });   // the subcommands share this configuration
   try {
     await program.parseAsync(argv);
   } catch (e) {
-    // Commander has printed its own usage message (and help); the library's errors name the file, key,
-    // shape or dtype, so print just that.
+    // The library's errors name the file, key, shape or dtype, so print just that. Commander's own usage
+    // errors: one line with a pointer to --help. Help and --version (exit 0), and the help printed when no
+    // command is given, have already been written.
     if (!(e instanceof CommanderError)) process.stderr.write(`${errorLine(e)}\n`);
+    else if (e.exitCode !== 0 && e.code !== 'commander.help') process.stderr.write(`${usageLine(e)}\n`);
     process.exitCode = exitCodeFor(e);
   }
 }

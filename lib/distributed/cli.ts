@@ -21,7 +21,8 @@ export function optionsToArgs(o: Record<string, unknown>, omit: string[] = []): 
     if (omit.includes(k) || v === undefined || v === false) continue;
     const flag = '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
     if (v === true) args.push(flag);
-    else if (Array.isArray(v)) args.push(flag, ...v.map(String));
+    // one flag per value: right for a repeatable option (--allow-global a --allow-global b) and for a variadic one
+    else if (Array.isArray(v)) for (const x of v) args.push(flag, String(x));
     else args.push(flag, String(v));
   }
   return args;

@@ -48,6 +48,8 @@ export interface SquisherOptions {
   preferConvention?: string;
   /** Which optimizer of a Lightning checkpoint's 'optimizer_states' (default: the only one). */
   optimizerIndex?: number;
+  /** Python globals read as inert data in the optimizer and model files (load()'s allowGlobals; CLI --allow-global). */
+  allowGlobals?: readonly string[];
 }
 
 /** Where parameter names and shapes come from: a Module, or anything listing them in the model's order. */
@@ -106,8 +108,8 @@ function scaleFactor(o: SquisherOptions, step: number, beta2: number | undefined
   return f;
 }
 
-function modelParams(model: ParamSource | string | ModelWeights | undefined, fallback: ParamList | undefined, what: string): ParamList {
-  if (typeof model === 'string') return fromFile(model);
+function modelParams(model: ParamSource | string | ModelWeights | undefined, fallback: ParamList | undefined, what: string, allowGlobals?: readonly string[]): ParamList {
+  if (typeof model === 'string') return fromFile(model, { allowGlobals });
   if (model && 'weights' in model) return fromStateDict(model.weights, model.label ?? 'the model', model.ordered);
   if (model && typeof (model as ParamSource).namedParameters === 'function') return fromModule(model as ParamSource);
   if (fallback) return fallback;
@@ -123,7 +125,7 @@ function fromOptimizerState(sd: unknown, model: ParamSource | string | ModelWeig
   if (!rule) throw noAccumulator(found, opt.state.size);
   if (o.biasCorrection && !rule.decay) throw new OptionError(`squisher: bias correction does not apply to ${rule.kind} (${rule.convention})`);
   if (o.useMax && rule.kind !== 'adam') throw new OptionError(`squisher: useMax (--amsgrad) is for Adam's max_exp_avg_sq, not ${rule.kind}`);
-  let params = modelParams(model, opt.weights, opt.label);
+  let params = modelParams(model, opt.weights, opt.label, o.allowGlobals);
   const shapeOf = (id: number) => { const e = opt.state.get(id); return e ? rule.paramShape(e, !!o.useMax) : null; };
   let groupNames: string[][] | undefined;
   if (o.paramNames !== undefined) {
@@ -176,7 +178,7 @@ export function squisher(source: SquisherSource, o: SquisherOptions = {}): Fishe
 function scaled(source: SquisherSource, o: SquisherOptions, onLoad: (ts: Tensor[]) => void): FisherDiagonal {
   let ex: Extracted;
   if ('file' in source) {
-    const sd = load(source.file);
+    const sd = load(source.file, { allowGlobals: o.allowGlobals });
     // the result is made of new tensors, so the loaded checkpoint is freed once they exist (or on error)
     onLoad([...flattenTensors(sd).values()]);
     ex = fromOptimizerState(sd, source.model, o, source.file);

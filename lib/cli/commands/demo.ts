@@ -1,12 +1,13 @@
-// `squisher demo [--device cpu|cuda] [--quick]`: trains an MLP on MNIST with Adam, takes the Squisher for
-// free, computes the exact Fisher, compares them (numbers and a scatter plot), and runs the paper's
-// comparisons at small scale: pruning, split-MNIST EWC, Fisher merging. Prints a results table.
-import * as fs from 'fs';
+// `squisher demo [--device cpu|cuda] [--quick] [--json]`: trains an MLP on MNIST with Adam, takes the Squisher
+// for free, computes the exact Fisher, compares them (numbers and a scatter plot), and runs the paper's
+// comparisons at small scale: pruning, split-MNIST EWC, Fisher merging. Prints a results table; with --json,
+// the results as JSON on stdout (as every command's --json: `> results.json` to keep them) and the table,
+// for the person watching a run of minutes, on stderr.
 import { Command } from 'commander';
 import { resolveDevice } from '../../device';
 import { runDemo, formatResults } from '../../demo';
 import { defaultDeps } from '../../demo/defaults';
-import { freshPath, writeText } from '../../demo/plot-file';
+import { freshPath } from '../../demo/plot-file';
 import { progress } from '../progress';
 import { OptionError } from '../../errors';
 
@@ -17,10 +18,8 @@ export function registerDemo(program: Command): void {
     .option('--device <d>', 'cpu or cuda', 'cpu')
     .option('--quick', 'smaller runs (under a minute on a laptop CPU)')
     .option('--plot <file>', 'scatter plot of the Squisher against the Fisher (.svg or .png; never replaces a file: a -1, -2 suffix is added)', 'squisher-demo.svg')
-    .option('--json <file>', 'also write the results as JSON (a new file)')
-    .action(async (o: { device: string; quick?: boolean; plot: string; json?: string }) => {
-      // Refuse an existing JSON output before minutes of work, not after.
-      if (o.json && fs.existsSync(o.json)) throw new OptionError(`${o.json}: file exists; give a new file for --json`);
+    .option('--json', 'print the results as JSON on stdout (the table goes to stderr)')
+    .action(async (o: { device: string; quick?: boolean; plot: string; json?: boolean }) => {
       if (!/\.(svg|png)$/i.test(o.plot)) throw new OptionError(`--plot ${o.plot}: use a .svg or .png file name`);
       const device = resolveDevice(o.device);
       const plotFile = freshPath(o.plot);
@@ -38,8 +37,10 @@ export function registerDemo(program: Command): void {
           },
         });
         bar.stop();
-        console.log(formatResults(r));
-        if (o.json) writeText(o.json, JSON.stringify(r, null, 2));
+        if (o.json) {
+          process.stderr.write(`${formatResults(r)}\n`);
+          console.log(JSON.stringify(r, null, 2));
+        } else console.log(formatResults(r));
       } finally {
         bar.stop();
         process.removeListener('SIGINT', onSig);

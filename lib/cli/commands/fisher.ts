@@ -15,6 +15,7 @@ import { progress } from '../progress';
 import { nprocOption, optionsToArgs, runLocalWorkers } from '../../distributed/cli';
 import { safetensorsFolder, SafetensorsFolder } from '../../distributed/shard';
 import { AbortError, CheckpointError, OptionError, ShapeError } from '../../errors';
+import { allowGlobalOption } from '../allow-global';
 
 // Shared with the squisher and compare commands.
 /** OUT must be .safetensors, not one of the inputs, and new unless --overwrite: checked before any work. */
@@ -36,12 +37,12 @@ interface FisherCli {
   model: string; data: string; variant: FisherVariant; samples?: string; reduction: Reduction; device?: string;
   task?: string; batchSize: string; seed?: string; engine: string; out: string; overwrite?: boolean; json?: boolean;
   nprocPerNode?: string; distributed?: boolean; backend: 'gloo' | 'nccl'; timeoutMs: string;
-  output?: string; shift?: boolean;
+  output?: string; shift?: boolean; allowGlobal?: string[];
 }
 
-/** x and y from a safetensors or torch.save file, named in errors. */
-export function readXY(file: string): { x: Tensor; y: Tensor } {
-  const tree = load(file);
+/** x and y from a safetensors or torch.save file, named in errors; allowGlobals as load()'s (--allow-global). */
+export function readXY(file: string, allowGlobals?: readonly string[]): { x: Tensor; y: Tensor } {
+  const tree = load(file, { allowGlobals });
   const all = flattenTensors(tree);
   const x = all.get('x'), y = all.get('y');
   if (!x || !y) {
@@ -69,8 +70,8 @@ export function loadScripted(file: string, device: string): ScriptModule {
 }
 
 export function registerFisher(program: Command): void {
-  program
-    .command('fisher')
+  allowGlobalOption(program
+    .command('fisher'))
     .description('compute a Fisher information diagonal of a TorchScript model over a data set')
     .requiredOption('--model <file>', 'TorchScript model (torch.jit.save)')
     .requiredOption('--data <file>', "tensors 'x' and 'y' (safetensors or torch.save)")
@@ -98,7 +99,7 @@ export function registerFisher(program: Command): void {
       const device = o.distributed && o.backend === 'nccl' ? `cuda:${process.env.LOCAL_RANK ?? 0}` : resolveDevice(o.device);
       const model = loadScripted(o.model, device);
       const folder = fs.statSync(o.data).isDirectory();
-      const { x, y } = folder ? { x: null, y: null } : readXY(o.data);
+      const { x, y } = folder ? { x: null, y: null } : readXY(o.data, o.allowGlobal);
       const data = folder ? safetensorsFolder(o.data, { batchSize: intOption(o.batchSize, '--batch-size') }) : { x: x!, y: y! };
       const yDtype = data instanceof SafetensorsFolder ? data.yDtype : data.y.dtype;
       const task = o.task ?? (['float32', 'float64', 'float16', 'bfloat16'].includes(String(yDtype)) ? 'regression' : 'classification');

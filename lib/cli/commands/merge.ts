@@ -7,15 +7,16 @@ import { checkOutput, writeTensors } from '../../apps/files';
 import { CheckpointError, OptionError } from '../../errors';
 import { dispose } from '../../tensor';
 import { progress } from '../progress';
+import { allowGlobalOption } from '../allow-global';
 
 interface MergeCli {
   fisher?: string[]; weights?: string[]; floor: string; normalize?: boolean; method?: MergeMethod;
-  base?: string; baseFisher?: string; priorPrecision?: string; out: string; overwrite?: boolean;
+  base?: string; baseFisher?: string; priorPrecision?: string; out: string; overwrite?: boolean; allowGlobal?: string[];
 }
 
 export function registerMerge(program: Command): void {
-  program
-    .command('merge <models...>')
+  allowGlobalOption(program
+    .command('merge <models...>'))
     .description('merge models: Fisher-weighted averaging (default with --fisher), plain averaging, or gradient matching')
     .option('--fisher <files...>', 'one Fisher diagonal per model, in the same order')
     .option('--weights <w...>', 'per-model weights λ_i (default all 1)')
@@ -41,12 +42,13 @@ export function registerMerge(program: Command): void {
       const floor = Number(o.floor);
       if (!(floor >= 0)) throw new OptionError(`--floor must be a number ≥ 0, got '${o.floor}'`);
       checkOutput(o.out, [...models, ...(o.fisher ?? []), ...(o.base ? [o.base] : []), ...(o.baseFisher ? [o.baseFisher] : [])]);
+      const source = (f: string) => fileSource(f, { allowGlobals: o.allowGlobal });
       const bar = progress('merge');
       try {
-        const r = await mergeModels(models.map(fileSource), o.fisher ? o.fisher.map(fileSource) : null, {
+        const r = await mergeModels(models.map(source), o.fisher ? o.fisher.map(source) : null, {
           method, weights, floor, normalize: !!o.normalize,
-          base: o.base ? fileSource(o.base) : undefined,
-          baseFisher: o.baseFisher ? fileSource(o.baseFisher) : Number(o.priorPrecision),
+          base: o.base ? source(o.base) : undefined,
+          baseFisher: o.baseFisher ? source(o.baseFisher) : Number(o.priorPrecision),
           onProgress: (p) => bar.update(p.done, p.total, p.name),
         });
         bar.stop();

@@ -10,15 +10,16 @@ import { checkpointFormat } from '../../io';
 import { readTensors, writeTensors, checkOutput, metadataOf } from '../../apps/files';
 import { dispose } from '../../tensor';
 import { OptionError } from '../../errors';
+import { allowGlobalOption } from '../allow-global';
 
 interface PruneCli {
   model: string; fisher?: string; sparsity: string; method: PruneMethod; scope: PruneScope;
-  prunable?: string; seed?: string; out: string; overwrite?: boolean; json?: boolean;
+  prunable?: string; seed?: string; out: string; overwrite?: boolean; json?: boolean; allowGlobal?: string[];
 }
 
 export function registerPrune(program: Command): void {
-  program
-    .command('prune')
+  allowGlobalOption(program
+    .command('prune'))
     .description('prune a checkpoint by Fisher saliency ½·F·θ² (OBD), magnitude or at random; write the pruned checkpoint')
     .requiredOption('--model <file>', 'the model: a state_dict (torch.save or .safetensors) or a TorchScript archive')
     .option('--fisher <file>', 'Fisher diagonal by parameter name (needed for --method fisher): from `squisher fisher`/`squisher squisher` or any checkpoint')
@@ -37,8 +38,8 @@ export function registerPrune(program: Command): void {
       if (!['global', 'layer'].includes(o.scope)) throw new OptionError(`--scope must be global or layer, got '${o.scope}'`);
       if (o.method === 'fisher' && !o.fisher) throw new OptionError('--method fisher needs --fisher F (or use --method magnitude|random)');
       checkOutput(o.out, [o.model, ...(o.fisher ? [o.fisher] : [])]);
-      const model = readTensors(o.model, 'model');
-      const fisher = o.fisher ? readTensors(o.fisher, 'Fisher') : undefined;
+      const model = readTensors(o.model, 'model', { allowGlobals: o.allowGlobal });
+      const fisher = o.fisher ? readTensors(o.fisher, 'Fisher', { allowGlobals: o.allowGlobal }) : undefined;
       try {
         let prunable: string[] | undefined;
         let rule = 'Linear/Conv weights by the name rule (2+ dims, *.weight, no embedding or norm segment)';

@@ -11,10 +11,12 @@ import { SquisherOptions } from '../../fisher/squisher';
 import { squisherFromTrainerDir } from '../../fisher/squisher/trainer-dir';
 import { CONVENTIONS } from '../../fisher/squisher/conventions';
 import { checkNewOutput, intOption } from './fisher';
+import { allowGlobalOption } from '../allow-global';
 
 interface SquisherCli {
   optimizer?: string; model?: string; trainerDir?: string; paramNames?: string; convention?: string; optimizerIndex?: string;
   batchSize?: string; datasetSize?: string; biasCorrection?: boolean; amsgrad?: boolean; out: string; overwrite?: boolean; json?: boolean;
+  allowGlobal?: string[];
 }
 
 /** names.json: a list (named_parameters() order) or {"groups": [[...], ...]} (each group's names in id order). */
@@ -33,8 +35,8 @@ function readNames(file: string): SquisherOptions['paramNames'] {
 }
 
 export function registerSquisher(program: Command): void {
-  program
-    .command('squisher')
+  allowGlobalOption(program
+    .command('squisher'))
     .description("the Squisher: a Fisher diagonal from an optimizer's squared-gradient average, no data needed (Li et al., ICML 2025)")
     .option('--optimizer <file>', 'optimizer state_dict (torch.save of Adam/AdamW, Adagrad, RMSprop or Adafactor; or a timm / Lightning checkpoint holding one)')
     .option('--model <file>', "the model, for names, shapes and order: TorchScript or a torch.save state_dict (ordered); safetensors gives no order (add --param-names)")
@@ -59,6 +61,7 @@ export function registerSquisher(program: Command): void {
         biasCorrection: !!o.biasCorrection, useMax: !!o.amsgrad, convention: o.convention,
         paramNames: o.paramNames ? readNames(o.paramNames) : undefined, paramNamesLabel: o.paramNames,
         optimizerIndex: o.optimizerIndex !== undefined ? Number(o.optimizerIndex) : undefined,
+        allowGlobals: o.allowGlobal,
       };
       const F = o.trainerDir ? squisherFromTrainerDir(o.trainerDir, { ...opts, model: o.model })
         : squisher({ file: o.optimizer!, model: o.model }, opts);

@@ -51,10 +51,10 @@ export function fromModule(m: { namedParameters(): [string, Tensor][] }, label =
 }
 
 /** A model file: TorchScript and torch.save are ordered; safetensors is not. Tensors are freed here. */
-export function fromFile(file: string): ParamList {
+export function fromFile(file: string, o: { allowGlobals?: readonly string[] } = {}): ParamList {
   const fmt = checkpointFormat(file);
   // TorchScript: parsed, never run (lib/io/torchscript.ts); its parameters in named_parameters() order
-  const sd = fmt === 'torchscript' ? loadTorchScriptParameters(file) : loadStateDict(file);
+  const sd = fmt === 'torchscript' ? loadTorchScriptParameters(file) : loadStateDict(file, { allowGlobals: o.allowGlobals });
   try {
     // only a single torch.save / TorchScript file is known to keep the model's order (not safetensors, nor a
     // shard index, whose weight_map need not follow the model)
