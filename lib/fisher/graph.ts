@@ -104,6 +104,11 @@ export async function graphFisherSums(model: ScriptModule, data: FisherData, o: 
   } catch (e) {
     throw typedFisherError(e);
   }
+  if (!o.allowFallback) {
+    // engine 'fast': a parameter the plan already sends to the fallback is refused before any batch runs
+    const fb = native.fisherPlanInfo(handle).find((p) => p.fallback);
+    if (fb) throw new OptionError(`fisherDiagonal: no fast path for parameter '${fb.name}': ${fb.why}`);
+  }
   const step = {
     variant: o.variant, task: o.task, samples: o.samples, shift: !!o.shift, ignoreIndex: o.ignoreIndex ?? -100,
     maxExactClasses: o.maxExactClasses ?? 1024, allowFallback: o.allowFallback, termsPerBackward: o.termsPerBackward ?? 0,

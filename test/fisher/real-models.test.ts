@@ -121,7 +121,10 @@ test('bad input: typed errors naming the problem', async () => {
   await expect(fisherDiagonal(g.m, g.d, { variant: 'exact', shift: true })).rejects.toThrow(/exact Fisher of sequence logits .* use variant 'mc'/);
   await expect(fisherDiagonal(b.m, b.d, { variant: 'exact', maxExactClasses: 2 })).rejects.toThrow(/C = 3 > maxExactClasses = 2; use variant 'mc'/);
   await expect(fisherDiagonal(b.m, b.d, { shift: true })).rejects.toThrow(/shift \(causal LM\) needs logits \[N, T, C\]/);
-  await expect(fisherDiagonal(u.m, u.d, { engine: 'fast' })).rejects.toThrow(/no fast path for parameter 'scale': used by aten::mul/);
+  let pulled = 0;  // engine 'fast' refuses from the plan, before any batch is read
+  const batches = { *[Symbol.iterator]() { pulled++; yield u.d; } };
+  await expect(fisherDiagonal(u.m, batches, { engine: 'fast' })).rejects.toThrow(/no fast path for parameter 'scale': used by aten::mul/);
+  expect(pulled).toBe(0);
   await expect(fisherDiagonal(u.m, u.d, { params: ['nope'] })).rejects.toThrow(/no trainable parameter\(s\) nope/);
 });
 
