@@ -105,13 +105,33 @@ Consumer broadcastConsumer(Node* n, const torch::jit::AliasDb& aliases, torch::j
       return r;
     }
     if (kind.back() == '_') {
-      // in place: its output is the tensor it writes; a later write to it would move the gradient we take
+      // in place: its output is the tensor it writes (the same tensor as its self). A later write to it
+      // would move the gradient we take; a later read through another alias made before it (the base of
+      // a view it wrote into) would carry gradient that the captured tensor's does not include.
       torch::jit::ValueSet out{c->output()};
-      for (Node* m = c->next(); m != g.return_node(); m = m->next()) {
-        if (aliases.writesToAlias(m, out)) {
-          r.why = "the output of its consumer " + kind + " is written in place again by " + m->kind().toQualString();
-          return r;
+      std::string bad;
+      std::function<void(Node*)> visit = [&](Node* m) {
+        if (!bad.empty()) return;
+        if (m->kind() != c10::prim::Return && aliases.writesToAlias(m, out)) {
+          bad = "is written in place again by " + std::string(m->kind().toQualString());
+          return;
         }
+        for (Value* in : m->inputs()) {
+          if (in == c->output() || in == c->input(0) || in->node()->isAfter(c)) continue;
+          if (aliases.mayAlias(in, c->output())) {
+            bad = "is read after it through another alias (" + in->debugName() + ", input of " + m->kind().toQualString() + ")";
+            return;
+          }
+        }
+        for (auto* b : m->blocks()) {
+          for (Node* k : b->nodes()) visit(k);
+          visit(b->return_node());
+        }
+      };
+      for (Node* m = c->next();; m = m->next()) {
+        visit(m);
+        if (!bad.empty()) { r.why = "the output of its consumer " + kind + " " + bad; return r; }
+        if (m == g.return_node()) break;
       }
     } else {
       r.cloneOut = aliases.hasWriters(c->output());

@@ -4,7 +4,7 @@
 // loop with an `if` inside, a branch that never runs), F.linear
 // with parameters, unsupported ops beside supported layers, Conv1d/GroupNorm/BatchNorm1d/x @ W/mm, strided
 // grouped and dilated Conv2d with an in-place ReLU on a captured output, position embeddings broadcast over
-// the batch by an add/sub (x - pos, x.add(pos, alpha=2), h += pos, a second consumer, T = N), dilated grouped,
+// the batch by an add/sub (x - pos, x.add(pos, alpha=2), h += pos, a second consumer, += into a view, T = N), dilated grouped,
 // depthwise and grouped 1-D/3-D convolutions reading in-place-ReLU'd activations, inputs of a Conv2d and a
 // Linear written in place after they read them (graph engine only), a LayerNorm bias accumulated before its
 // weight. Every variant, both engines, against float64
@@ -96,7 +96,7 @@ test('meta lists which parameters took the per-parameter fallback and why; the r
   }
 });
 
-test('position embeddings broadcast over the batch by one add/sub are on the fast path; a second consumer, a later in-place write of an add_, T = N take the fallback (the numbers: every variant above)', async () => {
+test('position embeddings broadcast over the batch by one add/sub are on the fast path; a second consumer, a later in-place write of an add_ or read of the base of the view it wrote, T = N take the fallback (the numbers: every variant above)', async () => {
   // GPT-2: wpe(position_ids [1, T]).to(dtype) + inputs_embeds; BERT: embeddings + position_embeddings
   const g = await perParameter('gpt2');
   expect(g['m.transformer.wpe.weight']).toBe('fast (aten::embedding)');
@@ -108,6 +108,7 @@ test('position embeddings broadcast over the batch by one add/sub are on the fas
   for (const name of ['pos_alpha', 'pos_inplace', 'pos_relu']) expect({ name, how: await pos(name) }).toEqual({ name, how: 'fast (aten::embedding)' });
   expect(await pos('pos_twice')).toBe('fallback (vmapped backward): embedding indices has shape [7], whose first dim is not the batch (4 samples), ' +
     'and it is not broadcast over the batch by one add/sub: its output has 2 consumers, not one elementwise aten::add/aten::sub');
+  expect(await pos('pos_view')).toMatch(/^fallback \(vmapped backward\): .*the output of its consumer aten::add_ is read after it through another alias \(h\.1, input of aten::tanh\)$/);
   expect(await pos('pos_rewrite')).toMatch(/^fallback \(vmapped backward\): .*the output of its consumer aten::add_ is written in place again by aten::mul_$/);
   expect(await pos('pos_tn')).toMatch(/^fallback \(vmapped backward\): the add\/sub broadcasting the embedding over the batch has shape \[4, 4, 6\]: the batch size 4 is also the size of another leading dim/);
 });
