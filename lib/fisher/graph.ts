@@ -145,7 +145,7 @@ export async function graphFisherSums(model: ScriptModule, data: FisherData, o: 
 }
 
 function describeBackwards(s: ReturnType<typeof native.fisherPlanStats>): { backwards: number; termAxis?: string } {
-  const why = s.perTermWhy ? `functorch could not batch the backward: ${s.perTermWhy}` : 'asked for';
+  const why = s.perTermWhy;
   const termAxis = s.perTerm === 0 ? (s.vmapped ? 'vmapped' : undefined)
     : s.vmapped ? `vmapped, ${s.perTerm} backwards per term (${why})` : `per term (${why})`;
   return { backwards: s.backwards, ...(termAxis ? { termAxis } : {}) };

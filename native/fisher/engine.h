@@ -55,7 +55,8 @@ struct Plan {
   std::atomic<bool> busy{false};
   // How the pass's backwards to the captured outputs ran (read by fisherPlanStats): each plain or vmapped
   // backward counts once; a batch with several Fisher terms takes vmapped ones over chunks of terms, or one
-  // per term (asked for, or because functorch could not batch some backward op: `perTermWhy`).
+  // per term, and `perTermWhy` says why (asked for, two terms over the memory budget, or functorch could
+  // not batch some backward op).
   int64_t backwards = 0;
   int64_t vmappedBackwards = 0;
   int64_t perTermBackwards = 0;  // plain backwards in batches with more than one term

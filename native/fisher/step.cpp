@@ -217,15 +217,23 @@ int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& 
     }
   };
   int64_t K = static_cast<int64_t>(terms.size()), done = 0;
-  if (K > 1 && !ys.empty() && o.termsPerBackward != 1 && z.requires_grad()) {
-    // The term axis: chunks of terms bounded by memory (each term holds a δ per captured output and a ∂z).
-    int64_t bytes = z.numel() * z.element_size();
-    for (const auto& t : ys) bytes += t.numel() * t.element_size();
-    int64_t kc = o.termsPerBackward > 0 ? std::min(o.termsPerBackward, K) : chunkFor(bytes, K);
+  // The term axis: chunks of terms bounded by memory (each term holds a δ per captured output and a ∂z).
+  int64_t bytes = z.numel() * z.element_size();
+  for (const auto& t : ys) bytes += t.numel() * t.element_size();
+  int64_t kc = o.termsPerBackward > 0 ? std::min(o.termsPerBackward, K) : chunkFor(bytes, K);
+  if (K > 1 && o.termsPerBackward == 1) p.perTermWhy = "asked for";
+  else if (K > 1 && kc == 1) {
+    p.perTermWhy = "two terms' output gradients (2 x " + std::to_string(bytes >> 20) + " MiB) exceed the memory budget; termsPerBackward overrides it";
+  }
+  if (K > 1 && kc > 1 && !ys.empty() && z.requires_grad()) {
     for (; done < K; done += kc) {
       int64_t n = std::min(kc, K - done);
       std::vector<at::Tensor> ds;
-      if (!vmappedDeltas(z, termGrads(o, z, terms, done, n), ys, ds, p.perTermWhy)) break;  // the rest one by one
+      std::string why;
+      if (!vmappedDeltas(z, termGrads(o, z, terms, done, n), ys, ds, why)) {  // the rest one by one
+        p.perTermWhy = "functorch could not batch the backward: " + why;
+        break;
+      }
       p.backwards++;
       p.vmappedBackwards++;
       for (int64_t j = 0; j < n; j++) {

@@ -8,8 +8,12 @@
 // event loop's max delay (perf_hooks.monitorEventLoopDelay) is measured during the fast passes.
 // Goals (issue 10): fast path <= 1.5x one plain backward; Python torch.func / squisher >= 2x on resnet18;
 // fast-path peak memory <= 2x the plain backward's; event-loop max delay <= 20 ms.
+// --variant exact|mc times that variant instead of the empirical Fisher, on both sides, and also the graph
+// engine's one-plain-backward-per-term path (termsPerBackward: 1, what it did before the term axis was
+// vmapped) beside the default (one vmapped backward per batch and chunk of terms).
 // Usage: node scripts/bench/fisher.js [--device cpu|cuda] [--threads 2] [--reps 5] [--chunk 64]
-//        [--models mlp,cnn,resnet18,bert,gpt2] [--vmap] (also time the Node vmap engine)
+//        [--models mlp,cnn,resnet18,bert,gpt2] [--variant empirical|exact|mc] [--samples 8] [--terms N]
+//        [--vmap] (also time the Node vmap engine)
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -42,9 +46,9 @@ function logitsOf(sq, out, which) {
   return v instanceof sq.Tensor ? v : new sq.Tensor(v);
 }
 
-function methods(sq, { m, x, y, name }, chunk) {
+function methods(sq, { m, x, y, name }, chunk, variant = 'empirical', samples = 1, terms = undefined) {
   const sync = () => { if (x.isCuda) sq.cuda.synchronize(); };
-  const spec = SPEC[name];
+  const spec = { ...SPEC[name], variant, ...(variant === 'mc' ? { samples, seed: 0 } : {}) };
   return {
     plain: async () => sq.tidy(() => {
       for (const p of m.parameters()) { const g = p.grad; if (g) { p.grad = null; g.dispose(); } }
@@ -53,7 +57,10 @@ function methods(sq, { m, x, y, name }, chunk) {
       sq.crossEntropy(z.reshape([-1, z.shape[z.ndim - 1]]), t.reshape([-1]), { reduction: 'sum' }).backward();
       sync();
     }),
-    fast: async () => { const F = await sq.fisherDiagonal(m, { x, y }, { ...spec, batchSize: x.shape[0] }); sync(); return F; },
+    fast: async () => { const F = await sq.fisherDiagonal(m, { x, y }, { ...spec, batchSize: x.shape[0], termsPerBackward: terms }); sync(); return F; },
+    ...(variant === 'empirical' ? {} : {
+      perterm: async () => { const F = await sq.fisherDiagonal(m, { x, y }, { ...spec, batchSize: x.shape[0], termsPerBackward: 1 }); sync(); return F; },
+    }),
     vmap: async () => { const F = await sq.fisherDiagonal(m, { x, y }, { ...spec, engine: 'vmap', batchSize: x.shape[0], chunkSize: chunk }); sync(); return F; },
   };
 }
@@ -68,7 +75,8 @@ async function peakChild() {
   const [dir, device, name, method] = process.argv.slice(process.argv.indexOf('--peak') + 1);
   const sq = lib();
   sq.setNumThreads(Number(process.env.BENCH_THREADS ?? 2));
-  const f = methods(sq, setup(sq, dir, device, name), Number(process.env.BENCH_CHUNK ?? 64))[method];
+  const f = methods(sq, setup(sq, dir, device, name), Number(process.env.BENCH_CHUNK ?? 64), process.env.BENCH_VARIANT ?? 'empirical',
+    Number(process.env.BENCH_SAMPLES ?? 1), process.env.BENCH_TERMS ? Number(process.env.BENCH_TERMS) : undefined)[method];
   let bytes;
   if (device.startsWith('cuda')) {
     sq.cuda.synchronize();
@@ -92,20 +100,26 @@ async function main() {
   const device = arg('device', sq.cuda.isAvailable() ? 'cuda' : 'cpu');
   const threads = Number(arg('threads', 2)), reps = Number(arg('reps', 5)), chunk = Number(arg('chunk', 64));
   const names = arg('models', Object.keys(SPEC).join(',')).split(','), withVmap = process.argv.includes('--vmap');
+  const variant = arg('variant', 'empirical'), samples = Number(arg('samples', variant === 'mc' ? 8 : 1));
+  const terms = arg('terms') === undefined ? undefined : Number(arg('terms'));
+  if (!['empirical', 'exact', 'mc'].includes(variant)) throw new Error(`--variant must be empirical, exact or mc, got ${variant}`);
+  const multi = variant !== 'empirical';
   sq.setNumThreads(threads);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'squisher-bench-fisher-'));
   try {
     py(['setup', dir, names.join(',')]);
-    const pyT = py(['time', dir, device, String(threads), String(reps), String(chunk), names.join(',')]);
+    const pyT = py(['time', dir, device, String(threads), String(reps), String(chunk), names.join(','), variant, String(samples)]);
     const rows = [], mem = [];
     for (const name of names) {
       const s = setup(sq, dir, device, name);
-      const f = methods(sq, s, chunk);
+      const f = methods(sq, s, chunk, variant, samples, terms);
       if (!withVmap) delete f.vmap;
       const t = {};
       let delay = 0, engine = '';
+      const backwards = {};
       for (const k of Object.keys(f)) {
-        const r0 = await f[k](); if (r0) { engine = engine || (k === 'fast' ? String(r0.meta.engine) : ''); r0.dispose(); }  // warm-up
+        const r0 = await f[k]();  // warm-up
+        if (r0) { engine = engine || (k === 'fast' ? String(r0.meta.engine) : ''); backwards[k] = r0.meta.backwards; r0.dispose(); }
         const ts = [];
         const h = monitorEventLoopDelay({ resolution: 1 });
         if (k === 'fast') h.enable();
@@ -119,7 +133,13 @@ async function main() {
         ts.sort((a, b) => a - b);
         t[k] = ts[Math.floor(ts.length / 2)];
       }
-      let worst = NaN;
+      let worst = NaN, worstTerm = NaN;
+      if (multi) {  // the vmapped term axis and one backward per term must agree
+        const a = await f.fast(), b = await f.perterm();
+        worstTerm = 0;
+        for (const [k, v] of b) worstTerm = Math.max(worstTerm, sq.tidy(() => a.get(k).sub(v).norm().item() / Math.max(v.norm().item(), 1e-30)));
+        a.dispose(); b.dispose();
+      }
       if (withVmap) {  // the two engines must agree (both are tested against torch.func in test/fisher)
         const a = await f.fast(), b = await f.vmap();
         worst = 0;
@@ -128,23 +148,28 @@ async function main() {
       }
       rows.push([name, s.x.shape.join('x'), t.plain.toFixed(1), t.fast.toFixed(1), withVmap ? t.vmap.toFixed(1) : '-', pyT[name].plain.toFixed(1), pyT[name].func.toFixed(1),
         (t.fast / t.plain).toFixed(2) + 'x', (pyT[name].func / t.fast).toFixed(1) + 'x', delay.toFixed(1), withVmap ? worst.toExponential(1) : '-',
-        engine.replace(/^graph \((\d+) fast, (\d+) per-sample fallback.*$/, 'graph ($1 fast, $2 fallback)')]);
-      const env = { BENCH_THREADS: String(threads), BENCH_CHUNK: String(chunk) };
+        engine.replace(/^graph \((\d+) fast, (\d+) per-sample fallback.*$/, 'graph ($1 fast, $2 fallback)'),
+        ...(multi ? [t.perterm.toFixed(1), (t.perterm / t.fast).toFixed(2) + 'x', (pyT[name].func / t.perterm).toFixed(1) + 'x',
+          `${backwards.fast} / ${backwards.perterm}`, worstTerm.toExponential(1)] : [])]);
+      const env = { BENCH_THREADS: String(threads), BENCH_CHUNK: String(chunk), BENCH_VARIANT: variant, BENCH_SAMPLES: String(samples),
+        ...(terms ? { BENCH_TERMS: String(terms) } : {}) };
       const child = (method) => {
         const r = spawnSync(process.execPath, [__filename, '--peak', dir, device, name, method], { encoding: 'utf8', env: { ...process.env, ...env } });
         if (r.status !== 0) throw new Error(`peak ${name} ${method} failed:\n${r.stderr}`);
         return JSON.parse(r.stdout.trim().split('\n').pop()).bytes;
       };
       const MB = (b) => (b / 2 ** 20).toFixed(1);
-      const np = child('plain'), nf = child('fast');
+      const np = child('plain'), nf = child('fast'), nt = multi ? child('perterm') : NaN;
       const pp = py(['peak', dir, device, name, 'plain'], env).bytes, pf = py(['peak', dir, device, name, 'func'], env).bytes;
-      mem.push([name, MB(np), MB(nf), MB(pp), MB(pf), (nf / np).toFixed(2) + 'x']);
+      mem.push([name, MB(np), MB(nf), MB(pp), MB(pf), (nf / np).toFixed(2) + 'x', ...(multi ? [MB(nt)] : [])]);
     }
-    console.log(`Fisher diagonal (empirical), ${device}, ${threads} threads, median of ${reps}; libtorch ${sq.torchVersion}; vmap chunk ${chunk} on both sides`);
+    console.log(`Fisher diagonal (${variant}${variant === 'mc' ? `, k = ${samples}` : ''}), ${device}, ${threads} threads, median of ${reps}; ` +
+      `libtorch ${sq.torchVersion}; vmap chunk ${chunk} on both sides${multi ? `; terms per backward: ${terms ?? 'by memory'}` : ''}`);
     table(rows, ['model', 'input', 'node plain bwd ms', 'node fast ms', 'node vmap ms', 'py plain bwd ms', 'py torch.func ms',
-      'fast/plain (goal<=1.5)', 'py func/node fast (goal>=2)', 'loop max delay ms (goal<=20)', 'fast vs vmap rel.err', 'engine']);
+      'fast/plain (goal<=1.5)', 'py func/node fast (goal>=2)', 'loop max delay ms (goal<=20)', 'fast vs vmap rel.err', 'engine',
+      ...(multi ? ['node per-term ms', 'per-term/fast', 'py func/node per-term', 'backwards fast / per-term', 'fast vs per-term rel.err'] : [])]);
     console.log(`\nPeak memory over the loaded model and data (MiB; ${device.startsWith('cuda') ? 'CUDA caching allocator peak' : 'CPU: peak RSS rise, one fresh process per method'})`);
-    table(mem, ['model', 'node plain bwd', 'node fast', 'py plain bwd', 'py torch.func', 'node fast/plain (goal<=2)']);
+    table(mem, ['model', 'node plain bwd', 'node fast', 'py plain bwd', 'py torch.func', 'node fast/plain (goal<=2)', ...(multi ? ['node per-term'] : [])]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -2,9 +2,12 @@
 
   fisher.py setup DIR [MODELS]             each model as TorchScript (scripted MLP/CNN; traced timm resnet18, HF BERT
                                            and GPT-2 from tiny configs), its eager weights and its data
-  fisher.py time DIR DEVICE THREADS REPS CHUNK MODELS   median ms of: one plain batched backward; torch.func
-                                           vmap(grad) per-sample gradients squared and summed (the empirical Fisher)
+  fisher.py time DIR DEVICE THREADS REPS CHUNK MODELS [VARIANT K]   median ms of: one plain batched backward;
+                                           torch.func vmap(grad) per-sample gradients squared and summed, for the
+                                           VARIANT's terms (empirical: the true labels; mc: K sampled label sets,
+                                           one multinomial per batch; exact: every class weighted by sqrt(p))
   fisher.py peak DIR DEVICE MODEL METHOD   peak memory of one run of METHOD (plain | func) over the loaded state
+                                           (variant and K from BENCH_VARIANT / BENCH_SAMPLES)
 
 Models: mlp (784-1024-1024-10, B=256), cnn (B=256), resnet18 (timm, eval, B=32, 3x64x64), bert (BERT-tiny:
 L=2, H=128, sequence classifier, B=16, T=128), gpt2 (L=2, H=128, vocab 1024, causal LM with tied head, B=16, T=128).
@@ -99,21 +102,52 @@ def nll(name, out, y):
     return F.cross_entropy(z.reshape(-1, z.shape[-1]), y.reshape(-1), reduction="sum")
 
 
-def methods(name, m, x, y, chunk):
-    params = {k: v.detach() for k, v in m.named_parameters()}
+def logits(name, out):
+    _, output, shift = SPEC[name]
+    z = out if output is None else out[output]
+    return z[:, :-1] if shift else z
+
+
+def methods(name, m, x, y, chunk, variant="empirical", k=1):
+    params = {n: v.detach() for n, v in m.named_parameters()}
+    shift = SPEC[name][2]
 
     def plain():
         m.zero_grad(set_to_none=True)
         nll(name, m(x), y).backward()
 
-    def loss1(p, xi, yi):
-        return nll(name, functional_call(m, p, (xi.unsqueeze(0),)), yi.unsqueeze(0))
+    def loss1(p, xi, yi, wi):
+        return nll(name, functional_call(m, p, (xi.unsqueeze(0),)), yi.unsqueeze(0)) * wi
 
-    psg = vmap(grad(loss1), in_dims=(None, 0, 0), chunk_size=chunk)
+    psg = vmap(grad(loss1), in_dims=(None, 0, 0, 0), chunk_size=chunk)
+
+    def terms():
+        """(targets, per-sample weight, scale) of the variant, as the engine forms them (lib/fisher/likelihood.ts)."""
+        ones = torch.ones(x.shape[0], device=x.device)
+        if variant == "empirical":
+            return [(y, ones, 1.0)]
+        with torch.no_grad():
+            z = logits(name, m(x))
+        C = z.shape[-1]
+        if variant == "exact":
+            p = z.softmax(-1).sqrt()
+            return [(torch.full((x.shape[0],), c, device=x.device), p[:, c], 1.0) for c in range(C)]
+        labels = torch.multinomial(z.reshape(-1, C).softmax(1), k, replacement=True)
+        out = []
+        for j in range(k):
+            t = labels[:, j].reshape(z.shape[:-1])
+            if shift:  # back in unshifted label positions: nll shifts again
+                t = torch.cat([torch.full((t.shape[0], 1), -100, dtype=t.dtype, device=t.device), t], 1)
+            out.append((t, ones, 1.0 / k))
+        return out
 
     def func():
-        g = psg(params, x, y)
-        return {k: (v ** 2).sum(0) for k, v in g.items()}
+        acc = None
+        for t, w, scale in terms():
+            g = psg(params, x, t, w)
+            s = {n: (v ** 2).sum(0) * scale for n, v in g.items()}
+            acc = s if acc is None else {n: acc[n] + s[n] for n in acc}
+        return acc
 
     return {"plain": plain, "func": func}
 
@@ -123,19 +157,19 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_all(d, device, threads, reps, chunk, names):
+def time_all(d, device, threads, reps, chunk, names, variant="empirical", k=1):
     torch.set_num_threads(threads)
     out = {}
     for name in names:
         m, x, y = load(d, name, device)
         res = {}
-        for k, f in methods(name, m, x, y, chunk).items():
+        for key, f in methods(name, m, x, y, chunk, variant, k).items():
             f(); sync(device)
             ts = []
             for _ in range(reps):
                 t0 = time.perf_counter(); f(); sync(device)
                 ts.append((time.perf_counter() - t0) * 1e3)
-            res[k] = statistics.median(ts)
+            res[key] = statistics.median(ts)
         out[name] = res
     return out
 
@@ -150,7 +184,8 @@ def rss(field):
 def peak(d, device, name, method):
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     m, x, y = load(d, name, device)
-    f = methods(name, m, x, y, int(os.environ.get("BENCH_CHUNK", "64")))[method]
+    f = methods(name, m, x, y, int(os.environ.get("BENCH_CHUNK", "64")), os.environ.get("BENCH_VARIANT", "empirical"),
+                int(os.environ.get("BENCH_SAMPLES", "1")))[method]
     if device.startswith("cuda"):
         torch.cuda.synchronize(); base = torch.cuda.memory_allocated(); torch.cuda.reset_peak_memory_stats()
         f(); torch.cuda.synchronize()
@@ -167,6 +202,7 @@ if __name__ == "__main__":
     if mode == "setup":
         setup(sys.argv[2], sys.argv[3].split(",") if len(sys.argv) > 3 else list(SPEC)); print(json.dumps({"ok": True}))
     elif mode == "time":
-        print(json.dumps(time_all(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7].split(","))))
+        print(json.dumps(time_all(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7].split(","),
+                                  *(sys.argv[8:9]), *(int(a) for a in sys.argv[9:10]))))
     elif mode == "peak":
         print(json.dumps({"bytes": peak(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])}))

@@ -27,7 +27,8 @@ function worst(a: Map<string, Tensor>, b: (k: string) => Tensor, names: string[]
 const REAL: [string, 'exact' | 'mc', number][] = [
   ['rescnn', 'exact', 4], ['rescnn', 'mc', real.k], ['resnet18', 'exact', 4], ['bert', 'exact', 3], ['bert', 'mc', real.k],
   ['gpt2', 'mc', real.k],  // sequence logits [N, T, C] after the causal shift, -100 labels in 3 of 8 rows
-  ['tied', 'exact', 5], ['control', 'mc', real.k],  // tied weights; parameters on the per-parameter fallback
+  ['tied', 'exact', 5], ['control', 'mc', real.k],  // tied weights; uses inside if and loop bodies
+  ['unsupported', 'exact', 3],  // parameters on the per-parameter fallback (per term, from the loss vector)
 ];
 
 describe.each(REAL)('%s %s: one vmapped backward per batch', (name, variant, terms) => {
