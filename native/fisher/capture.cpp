@@ -9,6 +9,7 @@
 #include "fisher/engine.h"
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/alias_analysis.h>
+#include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <unordered_map>
 
@@ -63,7 +64,7 @@ bool isReshape(const Node* n) {
 }
 
 // The one elementwise add/sub through which an embedding's output reaches the rest of the graph, seen
-// through dtype/device casts (GPT-2's wpe(position_ids).to(dtype)); shape reads (aten::size/dim) carry no
+// through dtype/device casts (GPT-2's wpe(position_ids).to(dtype)) and unsqueeze(0); shape reads (aten::size/dim) carry no
 // gradient and do not count. When the embedding has no batch dim (position ids [1, T] or [T]), that op's
 // output gradient, row n, is sample n's δ of the broadcast embedding (rules/embedding.cpp). No node (and
 // the reason) when there is no such op or when in-place writes could make the captured value's gradient
@@ -96,6 +97,15 @@ Consumer broadcastConsumer(Node* n, const torch::jit::AliasDb& aliases, torch::j
     if (c->kind() == c10::aten::to && uses[0].offset == 0 && c->outputs().size() == 1) {
       v = c->output();
       continue;
+    }
+    if (c->kind() == c10::aten::unsqueeze && uses[0].offset == 0) {
+      // pos(ids).unsqueeze(0): only the leading broadcast dim is added, so the consumer's row n has the
+      // embedding's shape (checked per batch); another dim would move the embedding's dims in it
+      auto d = torch::jit::toIValue(c->input(1));
+      if (d && d->isInt() && d->toInt() == 0) {
+        v = c->output();
+        continue;
+      }
     }
     bool tensors = c->inputs().size() == 3 && c->outputs().size() == 1 && uses[0].offset <= 1 &&
                    c->input(0)->type()->cast<c10::TensorType>() && c->input(1)->type()->cast<c10::TensorType>() &&

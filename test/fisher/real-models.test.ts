@@ -4,7 +4,7 @@
 // loop with an `if` inside, a branch that never runs), F.linear
 // with parameters, unsupported ops beside supported layers, Conv1d/GroupNorm/BatchNorm1d/x @ W/mm, strided
 // grouped and dilated Conv2d with an in-place ReLU on a captured output, position embeddings broadcast over
-// the batch by an add/sub (x - pos, x.add(pos, alpha=2), h += pos, a second consumer, += into a view, T = N), dilated grouped,
+// the batch by an add/sub (x - pos, x.add(pos, alpha=2), h += pos, pos.unsqueeze(0), a second consumer, += into a view, T = N), dilated grouped,
 // depthwise and grouped 1-D/3-D convolutions reading in-place-ReLU'd activations, inputs of a Conv2d and a
 // Linear written in place after they read them (graph engine only), a LayerNorm bias accumulated before its
 // weight. Every variant, both engines, against float64
@@ -105,7 +105,7 @@ test('position embeddings broadcast over the batch by one add/sub are on the fas
   expect(Object.entries(b).filter(([, v]) => !v.startsWith('fast'))).toEqual([]);
   const pos = (name: string) => perParameter(name, { batchSize: meta.batch }).then((p) => p['pos.weight']);
   expect(await pos('pos_sub')).toBe('fast (aten::embedding ×2)');  // the tokens' lookup and the positions' (subtracted)
-  for (const name of ['pos_alpha', 'pos_inplace', 'pos_relu']) expect({ name, how: await pos(name) }).toEqual({ name, how: 'fast (aten::embedding)' });
+  for (const name of ['pos_alpha', 'pos_inplace', 'pos_relu', 'pos_unsqueeze']) expect({ name, how: await pos(name) }).toEqual({ name, how: 'fast (aten::embedding)' });
   expect(await pos('pos_twice')).toBe('fallback (vmapped backward): embedding indices has shape [7], whose first dim is not the batch (4 samples), ' +
     'and it is not broadcast over the batch by one add/sub: its output has 2 consumers, not one elementwise aten::add/aten::sub');
   expect(await pos('pos_view')).toMatch(/^fallback \(vmapped backward\): .*the output of its consumer aten::add_ is read after it through another alias \(h\.1, input of aten::tanh\)$/);
