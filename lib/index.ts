@@ -1,5 +1,6 @@
 // squisher: PyTorch models, checkpoints, Adam and Fisher diagonals for Node.js, over libtorch.
 export * from './errors';
+export { checkOptions, type Progress } from './options';
 export * from './tensor';
 export * from './autograd';
 export * from './device';

@@ -7,6 +7,7 @@ import { crossEntropy } from '../nn/loss';
 import { Tensor, tensor, keep, dispose, tidy, stack } from '../tensor';
 import { NamedTensors, ParamsLike, matching, namedTensors } from './named';
 import { OptionError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 /** (λ/2)·Σ_names Σ F·(θ-θ*)², differentiable in θ. Names missing from `fisher` are an error. */
 export function ewcPenalty(params: ParamsLike, fisher: NamedTensors, anchor: NamedTensors, lambda: number): Tensor {
@@ -34,6 +35,7 @@ export interface EwcOptions {
   /** Online EWC's decay γ in [0, 1] (default 1). */
   gamma?: number;
 }
+const EWC_OPTIONS = optionKeys<EwcOptions>('EWC', { lambda: true, mode: true, gamma: true });
 
 interface Anchor { fisher: NamedTensors; theta: NamedTensors; }
 
@@ -48,6 +50,7 @@ export class EWC {
   private anchors: Anchor[] = [];
 
   constructor(o: EwcOptions) {
+    checkOptions('EWC', o, EWC_OPTIONS);
     if (!Number.isFinite(o.lambda) || o.lambda < 0) throw new OptionError(`EWC: lambda must be a finite number ≥ 0, got ${o.lambda}`);
     this.lambda = o.lambda;
     this.mode = o.mode ?? 'multi';
@@ -123,12 +126,23 @@ export class EWC {
   }
 }
 
+export interface SquisherScaleOptions {
+  /** The training batch size B. */
+  batchSize: number;
+  /** The training set's size N (needed for 'sum'). */
+  datasetSize?: number;
+  /** 'mean': the per-example mean Fisher (B·v); 'sum': the summed Fisher (N·B·v). */
+  to: 'mean' | 'sum';
+}
+const SCALE_OPTIONS = optionKeys<SquisherScaleOptions>('squisherScale', { batchSize: true, datasetSize: true, to: true });
+
 /**
  * The factor that turns Adam's raw v (the Squisher) into a Fisher of the given convention (DESIGN.md):
  * v ≈ E[ḡ²] with ḡ the batch-mean gradient, so B·v ≈ the per-example mean Fisher and N·B·v ≈ the summed
  * Fisher that EWC's λ is calibrated for. Multiply λ (or the diagonal) by this.
  */
-export function squisherScale(o: { batchSize: number; datasetSize?: number; to: 'mean' | 'sum' }): number {
+export function squisherScale(o: SquisherScaleOptions): number {
+  checkOptions('squisherScale', o, SCALE_OPTIONS);
   if (!(o.batchSize >= 1)) throw new OptionError(`squisherScale: batchSize must be ≥ 1, got ${o.batchSize}`);
   if (o.to === 'mean') return o.batchSize;
   if (!(o.datasetSize && o.datasetSize >= 1)) throw new OptionError(`squisherScale: datasetSize (N) is needed for a summed Fisher, got ${o.datasetSize}`);

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { loadStateDict, saveSafetensors, saveStateDict, TensorMap } from '../io';
 import { Tensor } from '../tensor';
 import { OptionError, SquisherError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 /** allowGlobals: Python globals read as inert data (load()'s option; CLI --allow-global). */
 export function readTensors(file: string, what: string, o: { allowGlobals?: readonly string[] } = {}): Map<string, Tensor> {
@@ -29,7 +30,11 @@ export function checkOutput(out: string, inputs: string[]): void {
   for (const i of inputs) if (path.resolve(i) === o) throw new OptionError(`${out} is also an input; write the result to a new file`);
 }
 
-export function writeTensors(out: string, tensors: Map<string, Tensor>, o: { overwrite?: boolean; metadata?: Record<string, string> } = {}): void {
+export interface WriteTensorsOptions { overwrite?: boolean; metadata?: Record<string, string>; }
+const WRITE_TENSORS_OPTIONS = optionKeys<WriteTensorsOptions>('writeTensors', { overwrite: true, metadata: true });
+
+export function writeTensors(out: string, tensors: Map<string, Tensor>, o: WriteTensorsOptions = {}): void {
+  checkOptions('writeTensors', o, WRITE_TENSORS_OPTIONS);
   if (/\.safetensors$/i.test(out)) saveSafetensors(out, tensors, { overwrite: o.overwrite, metadata: { format: 'pt', ...(o.metadata ?? {}) } });
   else saveStateDict(out, tensors, { overwrite: o.overwrite });
 }

@@ -5,6 +5,7 @@ import { noGrad } from '../autograd';
 import { Tensor, callOp, cat, keep, tidy, zerosLike } from '../tensor';
 import { NamedTensors, checkFraction } from './named';
 import { OptionError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 export interface FishMaskOptions {
   /** Fraction of all entries to keep trainable, in (0, 1] … */
@@ -14,9 +15,11 @@ export interface FishMaskOptions {
   /** Only these names take part (default: every tensor of the Fisher). */
   names?: string[];
 }
+const FISH_OPTIONS = optionKeys<FishMaskOptions>('fishMask', { keep: true, k: true, names: true });
 
 /** Bool masks (true = trainable) selecting the global top-k of the Fisher. */
 export function fishMask(fisher: NamedTensors, o: FishMaskOptions): NamedTensors {
+  checkOptions('fishMask', o, FISH_OPTIONS);
   const names = o.names ?? [...fisher.keys()];
   if (names.length === 0) throw new OptionError('fishMask: the Fisher holds no tensors');
   for (const n of names) if (!fisher.has(n)) throw new OptionError(`fishMask: the Fisher has no tensor '${n}'`);

@@ -4,12 +4,16 @@
 // likelihood (log p(D|θ*) − ½[Σ log(F+δ) − P log δ] − ½ δ‖θ*−μ0‖², as laplace-torch) or by a grid search
 // on a validation metric. Predictions average the softmax over sampled parameters, or use the probit
 // approximation softmax(μ / √(1 + π/8·σ²)) given logit variances (e.g. a last-layer Laplace).
+// The long calls (the prior search, the sampled predictive) take a `signal` and report Progress.
 import { noGrad } from '../autograd';
 import { manualSeed } from '../device';
 import { Module, functionalCall } from '../nn/module';
 import { Tensor, keep, randnLike, tidy, zeros } from '../tensor';
 import { NamedTensors, ParamsLike, matching, namedTensors } from './named';
-import { OptionError, ShapeError } from '../errors';
+import { OptionError, ShapeError, throwIfAborted } from '../errors';
+import { checkOptions, optionKeys, Progress } from '../options';
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** 1/(F + δ) per entry (δ a number, or per-parameter numbers/tensors by name). */
 export function posteriorVariance(fisher: NamedTensors, priorPrecision: number | NamedTensors): NamedTensors {
@@ -59,9 +63,12 @@ export interface MarglikInput {
   logLikelihood: number;
   priorMean?: NamedTensors;
 }
+// A mistyped key (prior_mean) would otherwise be ignored: the prior centred at 0 instead.
+const MARGLIK_KEYS = optionKeys<MarglikInput>('MarglikInput', { fisher: true, params: true, logLikelihood: true, priorMean: true });
 
 /** The Laplace log marginal likelihood for a scalar prior precision δ. */
 export function logMarginalLikelihood(inp: MarglikInput, priorPrecision: number): number {
+  checkOptions('logMarginalLikelihood', inp, MARGLIK_KEYS);
   if (!(priorPrecision > 0)) throw new OptionError(`prior precision must be > 0, got ${priorPrecision}`);
   const { P, sq } = scatterAndCount(inp.fisher, namedTensors(inp.params), inp.priorMean);
   const logDetRatio = sumLog(inp.fisher, priorPrecision) - P * Math.log(priorPrecision);
@@ -74,7 +81,15 @@ export interface PriorSearch {
   grid?: number[];
   /** grid: the metric to minimise for a δ (e.g. validation NLL of the Laplace predictive). */
   evaluate?: (priorPrecision: number) => number | Promise<number>;
+  /** Stops the search between steps (grid points, bisection steps) with an AbortError (or the signal's reason). */
+  signal?: AbortSignal;
+  /** After each step: { done, total, phase: 'prior' } (grid points evaluated, or bisection steps taken). */
+  onProgress?: (p: Progress) => void;
 }
+const PRIOR_SEARCH_OPTIONS = optionKeys<PriorSearch>('optimizePriorPrecision', { method: true, grid: true, evaluate: true, signal: true, onProgress: true });
+
+/** Bisection on log δ ∈ [-30, 30] down to a width of 1e-12: always this many halvings. */
+const BISECTION_STEPS = Math.ceil(Math.log2(60 / 1e-12));
 
 /**
  * The prior precision. 'marglik' (default): the maximiser of logMarginalLikelihood, which is concave in δ
@@ -83,14 +98,22 @@ export interface PriorSearch {
  */
 export async function optimizePriorPrecision(inp: Omit<MarglikInput, 'logLikelihood'> & { logLikelihood?: number }, s: PriorSearch = {}):
   Promise<{ priorPrecision: number; scores?: { priorPrecision: number; score: number }[] }> {
+  checkOptions('optimizePriorPrecision', s, PRIOR_SEARCH_OPTIONS);
+  checkOptions('optimizePriorPrecision: input', inp, MARGLIK_KEYS);
+  const what = 'optimizePriorPrecision';
+  throwIfAborted(s.signal, what);
   if ((s.method ?? 'marglik') === 'grid') {
     if (!s.evaluate) throw new OptionError("optimizePriorPrecision: method 'grid' needs `evaluate(δ)`");
     const grid = s.grid ?? Array.from({ length: 33 }, (_, i) => 10 ** (-4 + i / 4));
+    const bad = grid.find((d) => !(d > 0));
+    if (bad !== undefined) throw new OptionError(`optimizePriorPrecision: grid values must be > 0, got ${bad}`);
     const scores: { priorPrecision: number; score: number }[] = [];
     for (const d of grid) {
-      if (!(d > 0)) throw new OptionError(`optimizePriorPrecision: grid values must be > 0, got ${d}`);
+      throwIfAborted(s.signal, what);
       scores.push({ priorPrecision: d, score: await s.evaluate(d) });
+      s.onProgress?.({ done: scores.length, total: grid.length, phase: 'prior' });
     }
+    throwIfAborted(s.signal, what);
     const best = scores.reduce((a, b) => (b.score < a.score ? b : a));
     return { priorPrecision: best.priorPrecision, scores };
   }
@@ -99,10 +122,15 @@ export async function optimizePriorPrecision(inp: Omit<MarglikInput, 'logLikelih
   let lo = -30; let hi = 30;  // log δ
   if (deriv(Math.exp(hi)) > 0) return { priorPrecision: Math.exp(hi) };
   if (deriv(Math.exp(lo)) < 0) return { priorPrecision: Math.exp(lo) };
-  for (let i = 0; i < 100 && hi - lo > 1e-12; i++) {
+  // Each step sums over every Fisher entry: the event loop turns between steps (abort, progress).
+  for (let i = 0; i < BISECTION_STEPS; i++) {
+    throwIfAborted(s.signal, what);
     const mid = (lo + hi) / 2;
     if (deriv(Math.exp(mid)) > 0) lo = mid; else hi = mid;
+    s.onProgress?.({ done: i + 1, total: BISECTION_STEPS, phase: 'prior' });
+    await nextTurn();
   }
+  throwIfAborted(s.signal, what);
   return { priorPrecision: Math.exp((lo + hi) / 2) };
 }
 
@@ -121,27 +149,80 @@ export function sampleParameters(params: ParamsLike, variance: NamedTensors): Na
   });
 }
 
-/** Monte-Carlo predictive: the mean of softmax(f(x; θ_s)) over `samples` parameter draws. */
-export function samplePredictive(model: Module, variance: NamedTensors, x: Tensor, o: { samples?: number; seed?: number } = {}): Tensor {
+export interface SamplePredictiveOptions {
+  /** Parameter draws (default 30). */
+  samples?: number;
+  /** Seeds the global generators (manualSeed) first, for a reproducible result. */
+  seed?: number;
+}
+const PREDICTIVE_OPTIONS = optionKeys<SamplePredictiveOptions>('samplePredictive', { samples: true, seed: true });
+
+export interface SamplePredictiveAsyncOptions extends SamplePredictiveOptions {
+  /** Stops between draws with an AbortError (or the signal's reason); the partial sum is freed. */
+  signal?: AbortSignal;
+  /** After each draw: { done, total, phase: 'predictive' }. */
+  onProgress?: (p: Progress) => void;
+}
+const PREDICTIVE_ASYNC_OPTIONS = optionKeys<SamplePredictiveAsyncOptions>('samplePredictiveAsync', { samples: true, seed: true, signal: true, onProgress: true });
+
+function drawCount(o: SamplePredictiveOptions, who: string): number {
   const S = o.samples ?? 30;
-  if (!(Number.isInteger(S) && S >= 1)) throw new OptionError(`samplePredictive: samples must be an integer ≥ 1, got ${S}`);
+  if (!(Number.isInteger(S) && S >= 1)) throw new OptionError(`${who}: samples must be an integer ≥ 1, got ${S}`);
+  return S;
+}
+
+/** acc + softmax(f(x; θ_s)) for one draw θ_s (acc disposed; null for the first draw). */
+function addDraw(model: Module, variance: NamedTensors, x: Tensor, acc: Tensor | null): Tensor {
+  const next: Tensor = noGrad(() => tidy(() => {
+    const theta = sampleParameters(model, variance);
+    const p = (functionalCall(model, theta, x) as Tensor).softmax(-1);
+    for (const t of theta.values()) t.dispose();
+    return acc ? acc.add(p) : p;
+  }));
+  acc?.dispose();
+  return next;
+}
+
+function meanOf(acc: Tensor, S: number): Tensor {
+  const out = noGrad(() => acc.div(S));
+  acc.dispose();
+  return out;
+}
+
+/** Monte-Carlo predictive: the mean of softmax(f(x; θ_s)) over `samples` parameter draws. */
+export function samplePredictive(model: Module, variance: NamedTensors, x: Tensor, o: SamplePredictiveOptions = {}): Tensor {
+  checkOptions('samplePredictive', o, PREDICTIVE_OPTIONS);
+  const S = drawCount(o, 'samplePredictive');
   if (o.seed !== undefined) manualSeed(o.seed);
-  return noGrad(() => {
-    let acc: Tensor | null = null;
+  let acc: Tensor | null = null;
+  for (let s = 0; s < S; s++) acc = addDraw(model, variance, x, acc);
+  return meanOf(acc!, S);
+}
+
+/**
+ * samplePredictive with the event loop turning between draws (one forward each): the same draws, so the
+ * same result for the same seed (unless other code draws from the global generator meanwhile); `signal`
+ * stops it between draws, `onProgress` reports each.
+ */
+export async function samplePredictiveAsync(model: Module, variance: NamedTensors, x: Tensor, o: SamplePredictiveAsyncOptions = {}): Promise<Tensor> {
+  checkOptions('samplePredictiveAsync', o, PREDICTIVE_ASYNC_OPTIONS);
+  const S = drawCount(o, 'samplePredictiveAsync');
+  const what = 'samplePredictiveAsync';
+  throwIfAborted(o.signal, what);
+  if (o.seed !== undefined) manualSeed(o.seed);
+  let acc: Tensor | null = null;
+  try {
     for (let s = 0; s < S; s++) {
-      const next: Tensor = tidy(() => {
-        const theta = sampleParameters(model, variance);
-        const p = (functionalCall(model, theta, x) as Tensor).softmax(-1);
-        for (const t of theta.values()) t.dispose();
-        return acc ? acc.add(p) : p;
-      });
-      acc?.dispose();
-      acc = next;
+      acc = addDraw(model, variance, x, acc);
+      o.onProgress?.({ done: s + 1, total: S, phase: 'predictive' });
+      await nextTurn();
+      throwIfAborted(o.signal, what);
     }
-    const out = acc!.div(S);
-    acc!.dispose();
-    return out;
-  });
+  } catch (e) {
+    acc?.dispose();
+    throw e;
+  }
+  return meanOf(acc!, S);
 }
 
 /** Probit approximation to E[softmax(f)] with f ~ N(mean, diag(var)): softmax(μ/√(1+π/8·σ²)). */

@@ -12,6 +12,7 @@ import { loadSafetensors, inspectSafetensors, loadStateDict } from '../io';
 import { Tensor, keep, tidy, stack } from '../tensor';
 import { NamedTensors, isFloat, storageAliases } from './named';
 import { AbortError, CheckpointError, OptionError, ShapeError } from '../errors';
+import { checkOptions, optionKeys, Progress } from '../options';
 
 /** Tensors by name, fetched one at a time. get() returns a tensor the caller disposes. */
 export interface TensorSource {
@@ -76,7 +77,11 @@ export interface MergeOptions {
   signal?: AbortSignal;
 }
 
-export interface MergeProgress { done: number; total: number; phase: 'merge'; name: string; }
+export const MERGE_OPTIONS = optionKeys<MergeOptions>('mergeModels', {
+  method: true, weights: true, floor: true, normalize: true, base: true, baseFisher: true, onProgress: true, signal: true,
+});
+
+export interface MergeProgress extends Progress { total: number; phase: 'merge'; name: string; }
 
 export interface MergeResult {
   merged: NamedTensors;
@@ -100,6 +105,7 @@ function asSources(xs: (TensorSource | NamedTensors)[], what: string): TensorSou
  * (one per model, for 'fisher' and 'gradient-matching') must match the parameters they name.
  */
 export async function mergeModels(modelsIn: (TensorSource | NamedTensors)[], fishersIn: (TensorSource | NamedTensors)[] | null, o: MergeOptions = {}): Promise<MergeResult> {
+  checkOptions('mergeModels', o, MERGE_OPTIONS);
   const method = o.method ?? (fishersIn ? 'fisher' : 'average');
   const models = asSources(modelsIn, 'model');
   if (models.length < 1) throw new OptionError('merge: no models given');

@@ -8,6 +8,7 @@ import { Module } from '../nn/module';
 import { Tensor, callOp, cat, rand, keep, tidy, onesLike } from '../tensor';
 import { NamedTensors, ParamsLike, checkFraction, matching, namedTensors, storageAliases } from './named';
 import { DTypeError, OptionError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 export type PruneMethod = 'fisher' | 'magnitude' | 'random';
 export type PruneScope = 'global' | 'layer';
@@ -85,6 +86,7 @@ export interface PruneOptions {
   /** Seed for method 'random' (sets libtorch's global generator). */
   seed?: number;
 }
+const PRUNE_OPTIONS = optionKeys<PruneOptions>('pruneMasks', { sparsity: true, method: true, scope: true, fisher: true, prunable: true, seed: true });
 
 /**
  * Bool masks (true = keep) for the prunable parameters: exactly round(sparsity·n) entries removed per
@@ -92,6 +94,7 @@ export interface PruneOptions {
  * (the same as Python's for the same tensor), not necessarily the first by position.
  */
 export function pruneMasks(model: ParamsLike, o: PruneOptions): NamedTensors {
+  checkOptions('pruneMasks', o, PRUNE_OPTIONS);
   checkFraction('sparsity', o.sparsity);
   const method = o.method ?? 'fisher';
   const scope = o.scope ?? 'global';
@@ -151,7 +154,11 @@ function lowestOff(scores: Tensor[], frac: number): Tensor[] {
  * Zeroes the masked-out entries. inPlace (default) writes into the given tensors (a Module's live
  * parameters); otherwise returns copies of every tensor with the masks applied, leaving the input alone.
  */
-export function applyMasks(model: ParamsLike, masks: NamedTensors, o: { inPlace?: boolean } = {}): NamedTensors {
+export interface ApplyMasksOptions { inPlace?: boolean; }
+const APPLY_OPTIONS = optionKeys<ApplyMasksOptions>('applyMasks', { inPlace: true });
+
+export function applyMasks(model: ParamsLike, masks: NamedTensors, o: ApplyMasksOptions = {}): NamedTensors {
+  checkOptions('applyMasks', o, APPLY_OPTIONS);
   const params = namedTensors(model);
   for (const [n, m] of masks) {
     const p = params.get(n);

@@ -5,6 +5,7 @@
 import { Tensor } from '../tensor/tensor';
 import { tensor } from '../tensor/create';
 import { OptionError, ShapeError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 /** Inputs and targets with the same first dimension. */
 export interface TensorData { x: Tensor; y: Tensor; }
@@ -19,6 +20,7 @@ export interface LoaderOptions {
   /** Drop the last batch when it is smaller than batchSize (default false). */
   dropLast?: boolean;
 }
+const LOADER_OPTIONS = optionKeys<LoaderOptions>('DataLoader', { batchSize: true, shuffle: true, seed: true, dropLast: true });
 
 /** SplitMix32-seeded xoshiro128**: a small, well-tested PRNG; deterministic across platforms. */
 export function seededRandom(seed: number): () => number {
@@ -61,6 +63,7 @@ export class DataLoader implements Iterable<Batch> {
   epoch = 0;
 
   constructor(readonly data: TensorData, o: LoaderOptions) {
+    checkOptions('DataLoader', o, LOADER_OPTIONS);
     const n = data.x.shape[0];
     if (data.x.ndim === 0 || data.y.ndim === 0) throw new ShapeError('DataLoader: x and y need a first (sample) dimension');
     if (data.y.shape[0] !== n) throw new ShapeError(`DataLoader: x has ${n} samples but y has ${data.y.shape[0]}`);

@@ -8,6 +8,7 @@ import { Tensor } from '../tensor/tensor';
 import { tensor } from '../tensor/create';
 import { TensorData } from './loader';
 import { CheckpointError, DTypeError, OptionError, ShapeError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 export const MNIST_MEAN = 0.1307;
 export const MNIST_STD = 0.3081;
@@ -21,6 +22,7 @@ export interface MnistOptions {
   /** Skip Normalize (x in [0, 1], as ToTensor alone). */
   raw?: boolean;
 }
+const MNIST_OPTIONS = optionKeys<MnistOptions>('loadMnist', { split: true, limit: true, dir: true, raw: true });
 
 const FILES = {
   train: ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte'],
@@ -54,6 +56,7 @@ export function readIdx(file: string, expectDims: number): { dims: number[]; dat
 
 /** { x: float32 [N, 1, 28, 28] normalised, y: int64 [N] }. */
 export function loadMnist(o: MnistOptions = {}): TensorData {
+  checkOptions('loadMnist', o, MNIST_OPTIONS);
   const split = o.split ?? 'train';
   if (!(split in FILES)) throw new OptionError(`loadMnist: split must be 'train' or 'test', got '${split}'`);
   const dir = o.dir ?? mnistDir();

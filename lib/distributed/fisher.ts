@@ -6,7 +6,7 @@
 // equals the single-process one up to float32 summation order for empirical, exact and batched; for mc
 // it equals the sum of single-process runs over each rank's share with seed + r.
 import { OptionError, DistributedError } from '../errors';
-import { fisherDiagonal, FisherOptions } from '../fisher/diagonal';
+import { FISHER_OPTIONS, fisherDiagonal, FisherOptions } from '../fisher/diagonal';
 import { Batch, FisherData } from '../fisher/data';
 import { FisherDiagonal } from '../fisher/result';
 import { uniqueParams } from '../fisher/params';
@@ -14,7 +14,8 @@ import { Module } from '../nn/module';
 import { noGrad } from '../autograd';
 import { tensor, zerosLike } from '../tensor';
 import { Tensor } from '../tensor/tensor';
-import { getProcessGroup, InitOptions, ProcessGroup } from './group';
+import { getProcessGroup, INIT_OPTIONS, InitOptions, ProcessGroup } from './group';
+import { checkOptions, optionKeys, pickOptions } from '../options';
 import { batchRanges, exampleIndices, SafetensorsFolder, shardData } from './shard';
 
 export interface DistributedFisherOptions extends InitOptions {
@@ -24,6 +25,10 @@ export interface DistributedFisherOptions extends InitOptions {
   out?: string;
   overwrite?: boolean;
 }
+const DISTRIBUTED_FISHER_OPTIONS = optionKeys<DistributedFisherOptions>('fisherDiagonal.distributed', {
+  group: true, out: true, overwrite: true,
+  backend: true, timeoutMs: true, rank: true, worldSize: true, localRank: true, masterAddr: true, masterPort: true,
+});
 
 function isBatch(d: unknown): d is Batch {
   return typeof d === 'object' && d !== null && (d as Batch).x instanceof Tensor && (d as Batch).y instanceof Tensor;
@@ -53,9 +58,11 @@ async function randomSeed(g: ProcessGroup): Promise<number> {
 
 export async function distributedFisher(model: Module, data: FisherData | SafetensorsFolder,
   o: FisherOptions & { distributed?: boolean | DistributedFisherOptions }): Promise<FisherDiagonal> {
+  checkOptions('distributedFisher', o, FISHER_OPTIONS);
   const d: DistributedFisherOptions = typeof o.distributed === 'object' ? o.distributed : {};
+  checkOptions('fisherDiagonal: distributed', d, DISTRIBUTED_FISHER_OPTIONS);
   const owned = !d.group && !getProcessGroup();
-  const g = d.group ?? getProcessGroup() ?? await ProcessGroup.init(d);
+  const g = d.group ?? getProcessGroup() ?? await ProcessGroup.init(pickOptions(d, INIT_OPTIONS));
   const { rank, worldSize: W } = g;
   const variant = o.variant ?? 'empirical', batchSize = o.batchSize ?? 64, byBatch = variant === 'batched';
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new OptionError(`batchSize must be a positive integer, got ${batchSize}`);

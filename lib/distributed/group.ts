@@ -4,6 +4,7 @@
 // naming the rank at fault when the survivors can tell (see diagnose in native/distributed/group.cpp),
 // and the group stays failed: every later call throws the same error.
 import { DistributedError, OptionError } from '../errors';
+import { checkOptions, optionKeys, pickOptions } from '../options';
 import { Tensor } from '../tensor/tensor';
 import { Rendezvous, rendezvousFrom } from './env';
 import { c10d, GroupHandle, PeerState } from './native';
@@ -20,6 +21,9 @@ export interface InitOptions extends Partial<Rendezvous> {
    */
   timeoutMs?: number;
 }
+export const INIT_OPTIONS = optionKeys<InitOptions>('initProcessGroup', {
+  backend: true, timeoutMs: true, rank: true, worldSize: true, localRank: true, masterAddr: true, masterPort: true,
+});
 
 /** How long survivors watch the heartbeats after a failure, to tell a dead rank from a slow one. */
 export const DIAGNOSE_MS = 1500;
@@ -49,6 +53,7 @@ export class ProcessGroup {
 
   /** Joins the group: resolves once every rank has joined, rejects after timeoutMs. */
   static async init(o: InitOptions = {}): Promise<ProcessGroup> {
+    checkOptions('ProcessGroup.init', o, INIT_OPTIONS);
     const backend = o.backend ?? 'gloo';
     if (backend !== 'gloo' && backend !== 'nccl') throw new OptionError(`backend must be 'gloo' or 'nccl', got '${backend}'`);
     if (backend === 'nccl' && !c10d.backends().nccl) {
@@ -181,6 +186,7 @@ let defaultGroup: ProcessGroup | null = null;
 
 /** Joins the default group (as torch.distributed.init_process_group with init_method env://). */
 export async function initProcessGroup(o: InitOptions = {}): Promise<ProcessGroup> {
+  checkOptions('initProcessGroup', o, INIT_OPTIONS);
   if (defaultGroup) throw new DistributedError('initProcessGroup: the default process group is already initialised; destroy() it first', undefined);
   const g = await ProcessGroup.init(o);
   defaultGroup = g;
@@ -216,7 +222,7 @@ export async function destroy(): Promise<void> {
  */
 export async function withGroup<T>(opts: InitOptions & { group?: ProcessGroup }, fn: (g: ProcessGroup) => Promise<T>): Promise<T> {
   const owned = !opts.group && !defaultGroup;
-  const g = opts.group ?? defaultGroup ?? await ProcessGroup.init(opts);
+  const g = opts.group ?? defaultGroup ?? await ProcessGroup.init(pickOptions(opts, INIT_OPTIONS));
   let result: T;
   try {
     result = await fn(g);

@@ -7,6 +7,7 @@ import { ChildProcess, spawn } from 'child_process';
 import * as net from 'net';
 import * as readline from 'readline';
 import { OptionError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 export interface LaunchOptions {
   /** Workers to start (ranks 0..nproc-1 on this machine). */
@@ -28,6 +29,10 @@ export interface LaunchOptions {
   /** Listen for SIGINT/SIGTERM on this process and stop the workers (default true). */
   handleSignals?: boolean;
 }
+const LAUNCH_OPTIONS = optionKeys<LaunchOptions>('launch', {
+  nproc: true, command: true, args: true, env: true, masterAddr: true, masterPort: true, graceMs: true, onLine: true,
+  signal: true, handleSignals: true,
+});
 
 export interface WorkerExit { rank: number; code: number | null; signal: NodeJS.Signals | null; }
 
@@ -57,6 +62,7 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 const KILL_AFTER_MS = 5000;
 
 export async function launch(o: LaunchOptions): Promise<LaunchResult> {
+  checkOptions('launch', o, LAUNCH_OPTIONS);
   if (!Number.isInteger(o.nproc) || o.nproc < 1) throw new OptionError(`nproc must be a positive integer, got ${o.nproc}`);
   const masterAddr = o.masterAddr ?? '127.0.0.1';
   const masterPort = o.masterPort ?? await freePort(masterAddr);

@@ -2,8 +2,9 @@
 // rank i mod W; each rank merges its tensors with mergeModels (reading only those from the sources) and
 // writes them as its shard of a sharded safetensors folder (sharded.ts). Per-model normalisation needs
 // each Fisher's global norm: every rank computes it over all of the Fisher's tensors.
-import { mergeModels, MergeOptions, TensorSource } from '../apps/merge';
+import { MERGE_OPTIONS, mergeModels, MergeOptions, TensorSource } from '../apps/merge';
 import { OptionError } from '../errors';
+import { checkOptions, optionKeys, pickOptions } from '../options';
 import { InitOptions, ProcessGroup, withGroup } from './group';
 import { writeSharded } from './sharded';
 
@@ -17,6 +18,11 @@ export interface DistributedMergeOptions extends MergeOptions, InitOptions {
   /** Written into every shard's __metadata__. */
   metadata?: Record<string, string>;
 }
+const DISTRIBUTED_MERGE_OPTIONS = optionKeys<DistributedMergeOptions>('distributedMerge', {
+  method: true, weights: true, floor: true, normalize: true, base: true, baseFisher: true, onProgress: true, signal: true,
+  backend: true, timeoutMs: true, rank: true, worldSize: true, localRank: true, masterAddr: true, masterPort: true,
+  group: true, out: true, overwrite: true, metadata: true,
+});
 
 export interface DistributedMergeResult {
   out: string;
@@ -31,6 +37,7 @@ function only(src: TensorSource, names: string[]): TensorSource {
 }
 
 export async function distributedMerge(models: TensorSource[], fishers: TensorSource[] | null, o: DistributedMergeOptions): Promise<DistributedMergeResult> {
+  checkOptions('distributedMerge', o, DISTRIBUTED_MERGE_OPTIONS);
   if (!o.out) throw new OptionError('distributedMerge: `out` (the output folder) is required');
   if (!models.length) throw new OptionError('distributedMerge: no models given');
   // (A rank's own failure while making its shard is reported to every rank by writeSharded.)
@@ -43,7 +50,7 @@ export async function distributedMerge(models: TensorSource[], fishers: TensorSo
     const res: DistributedMergeResult = { out: o.out, mine: [], averagedOnly: [], copied: [] };
     await writeSharded(g, names, o, async (mine) => {
       res.mine = mine;
-      const r = await mergeModels(models.map((m) => only(m, mine)), fishers, o);
+      const r = await mergeModels(models.map((m) => only(m, mine)), fishers, pickOptions(o, MERGE_OPTIONS));
       res.averagedOnly = r.averagedOnly;
       res.copied = r.copied;
       return r.merged;

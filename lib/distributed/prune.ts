@@ -12,6 +12,7 @@ import { TensorSource } from '../apps/merge';
 import { pruneMasks, PruneMethod, PruneScope, saliency } from '../apps/prune';
 import { checkFraction } from '../apps/named';
 import { DistributedError, OptionError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 import { callOp, onesLike, tensor, tidy } from '../tensor';
 import { manualSeed } from '../device';
 import { Tensor } from '../tensor/tensor';
@@ -33,6 +34,10 @@ export interface DistributedPruneOptions extends InitOptions {
   overwrite?: boolean;
   metadata?: Record<string, string>;
 }
+const DISTRIBUTED_PRUNE_OPTIONS = optionKeys<DistributedPruneOptions>('distributedPrune', {
+  sparsity: true, method: true, scope: true, prunable: true, seed: true, group: true, out: true, overwrite: true, metadata: true,
+  backend: true, timeoutMs: true, rank: true, worldSize: true, localRank: true, masterAddr: true, masterPort: true,
+});
 
 export interface DistributedPruneResult { out: string; mine: string[]; removed: number; prunable: number; }
 
@@ -47,6 +52,7 @@ function keysOf(score: Tensor): Tensor {
 }
 
 export async function distributedPrune(model: TensorSource, fisher: TensorSource | null, o: DistributedPruneOptions): Promise<DistributedPruneResult> {
+  checkOptions('distributedPrune', o, DISTRIBUTED_PRUNE_OPTIONS);
   checkFraction('sparsity', o.sparsity);
   const method = o.method ?? 'fisher', scope = o.scope ?? 'global';
   if (scope !== 'global' && scope !== 'layer') throw new OptionError(`scope must be 'global' or 'layer', got '${scope}'`);

@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointError, OptionError, ShapeError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 import { Batch, FisherData } from '../fisher/data';
 import { inspectSafetensors, loadSafetensors } from '../io/safetensors';
 import { arange, cat } from '../tensor';
@@ -138,8 +139,14 @@ export class SafetensorsFolder {
   }
 }
 
+export interface SafetensorsFolderOptions { /** Rows per batch when the folder is iterated as a whole (default 64). */ batchSize?: number; }
+const FOLDER_OPTIONS = optionKeys<SafetensorsFolderOptions>('safetensorsFolder', { batchSize: true });
+
 /** Opens a folder of safetensors data shards (files with 'x' and 'y', read in name order). */
-export function safetensorsFolder(dir: string, o: { batchSize?: number } = {}): SafetensorsFolder { return new SafetensorsFolder(dir, o.batchSize); }
+export function safetensorsFolder(dir: string, o: SafetensorsFolderOptions = {}): SafetensorsFolder {
+  checkOptions('safetensorsFolder', o, FOLDER_OPTIONS);
+  return new SafetensorsFolder(dir, o.batchSize);
+}
 
 function isBatch(d: unknown): d is Batch {
   return typeof d === 'object' && d !== null && (d as Batch).x instanceof Tensor && (d as Batch).y instanceof Tensor;

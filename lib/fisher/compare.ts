@@ -7,6 +7,7 @@ import { tidy } from '../tensor/scope';
 import { callOp } from '../tensor/tensor';
 import { tensor } from '../tensor/create';
 import { OptionError, ShapeError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 export interface Similarity {
   n: number;
@@ -22,6 +23,7 @@ export interface Similarity {
 export interface Comparison { overall: Similarity; perTensor: Record<string, Similarity>; onlyInA: string[]; onlyInB: string[]; }
 
 export interface CompareOptions { /** Fractions for top-k overlap (default 1%, 5%, 10%). */ topk?: number[]; }
+const COMPARE_OPTIONS = optionKeys<CompareOptions>('compareDiagonals', { topk: true });
 
 function pearson(x: Tensor, y: Tensor): number {
   const xc = x.sub(x.mean()), yc = y.sub(y.mean());
@@ -67,6 +69,7 @@ function similarity(a: Tensor, b: Tensor, fracs: number[]): Similarity {
 }
 
 export function compareDiagonals(a: Map<string, Tensor>, b: Map<string, Tensor>, o: CompareOptions = {}): Comparison {
+  checkOptions('compareDiagonals', o, COMPARE_OPTIONS);
   const fracs = o.topk ?? [0.01, 0.05, 0.1];
   for (const f of fracs) if (!(f > 0 && f <= 1)) throw new OptionError(`compareDiagonals: top-k fractions must be in (0, 1], got ${f}`);
   const shared = [...a.keys()].filter((k) => b.has(k));

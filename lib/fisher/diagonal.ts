@@ -17,6 +17,7 @@ import type { DistributedFisherOptions } from '../distributed/fisher';
 import { FisherProgress, FisherSums, graphFisherSums } from './graph';
 import { ScriptModule } from '../nn/script';
 import { OptionError, throwIfAborted } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 export interface FisherOptions {
   /** 'empirical' (true labels, default), 'mc' (sampled labels), 'exact' (expectation), 'batched' (Σ_B (Σ_{n∈B} g_n)²). */
@@ -68,9 +69,16 @@ export interface FisherOptions {
   distributed?: boolean | DistributedFisherOptions;
 }
 
+export const FISHER_OPTIONS = optionKeys<FisherOptions>('fisherDiagonal', {
+  variant: true, task: true, samples: true, seed: true, reduction: true, device: true, batchSize: true, engine: true,
+  output: true, shift: true, ignoreIndex: true, maxExactClasses: true, thread: true, chunkSize: true, maxBytes: true,
+  params: true, termsPerBackward: true, onProgress: true, signal: true, distributed: true,
+});
+
 const VARIANTS: FisherVariant[] = ['empirical', 'mc', 'exact', 'batched'];
 
-function validate(o: FisherOptions): void {
+function validate(o: FisherOptions, who: string): void {
+  checkOptions(who, o, FISHER_OPTIONS);
   if (o.variant && !VARIANTS.includes(o.variant)) throw new OptionError(`unknown variant '${o.variant}'; expected ${VARIANTS.join(', ')}`);
   if (o.task && o.task !== 'classification' && o.task !== 'regression') throw new OptionError(`unknown task '${o.task}'; expected classification or regression`);
   if (o.reduction && o.reduction !== 'sum' && o.reduction !== 'mean') throw new OptionError(`reduction must be 'sum' or 'mean', got '${o.reduction}'`);
@@ -94,7 +102,7 @@ function termsFor(variant: FisherVariant, task: Task, out: () => Tensor, y: Tens
  * all-reduces across ranks before normalising.
  */
 export async function fisherSums(model: Module, data: FisherData, o: FisherOptions = {}): Promise<FisherSums> {
-  validate(o);
+  validate(o, 'fisherSums');
   if (o.distributed) throw new OptionError('fisherSums: distributed runs go through fisherDiagonal (it all-reduces these sums)');
   const variant = o.variant ?? 'empirical', task = o.task ?? 'classification';
   const k = o.samples ?? 1, batchSize = o.batchSize ?? 64;
@@ -216,7 +224,7 @@ export async function fisherSums(model: Module, data: FisherData, o: FisherOptio
 
 /** The diagonal Fisher of `model` over `data` (DESIGN.md's variants), one entry per parameter as named_parameters() names it. */
 export async function fisherDiagonal(model: Module, data: FisherData, o: FisherOptions = {}): Promise<FisherDiagonal> {
-  validate(o);
+  validate(o, 'fisherDiagonal');
   // Required here, not imported above: lib/distributed calls back into this function for each rank's share.
   if (o.distributed) return (require('../distributed/fisher') as typeof import('../distributed/fisher')).distributedFisher(model, data, o);
   const reduction = o.reduction ?? 'sum';

@@ -11,6 +11,7 @@ import { keep, tidy } from '../tensor/scope';
 import { summedNll } from './likelihood';
 import { uniqueParams } from './params';
 import { OptionError, ShapeError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 /** A loss of (model output, target) over a batch, summed over samples; or a name. */
 export type LossSpec = 'cross_entropy' | 'mse' | 'nll_gaussian' | ((out: Tensor, target: Tensor) => Tensor);
@@ -29,6 +30,7 @@ export interface PerSampleOptions {
   /** Only these parameters (default: all that require grad). */
   params?: string[];
 }
+const PER_SAMPLE_OPTIONS = optionKeys<PerSampleOptions>('perSampleGrads', { loss: true, chunkSize: true, maxBytes: true, params: true });
 
 export function lossFn(spec: LossSpec | undefined): (out: Tensor, y: Tensor) => Tensor {
   if (typeof spec === 'function') return spec;
@@ -91,6 +93,7 @@ export function perSampleGradFn(model: Module, loss: (out: Tensor, y: Tensor, w?
  * samples' gradients are alive inside the transform at once (the result itself is B×P).
  */
 export function perSampleGrads(model: Module, inputs: Tensor, targets: Tensor, o: PerSampleOptions = {}): Map<string, Tensor> {
+  checkOptions('perSampleGrads', o, PER_SAMPLE_OPTIONS);
   const n = inputs.shape[0];
   if (targets.shape[0] !== n) throw new ShapeError(`perSampleGrads: ${n} inputs but ${targets.shape[0]} targets`);
   const unique = uniqueParams(model, o.params);

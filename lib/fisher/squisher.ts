@@ -7,6 +7,7 @@
 // names come from squisher/mapping.ts, which proves the mapping from the model's order and shapes or refuses.
 import { flattenTensors, load } from '../io';
 import { OptimizerStateError, OptionError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 import { Module } from '../nn/module';
 import { pyPow } from '../optim/libm';
 import { Tensor } from '../tensor/tensor';
@@ -51,6 +52,10 @@ export interface SquisherOptions {
   /** Python globals read as inert data in the optimizer and model files (load()'s allowGlobals; CLI --allow-global). */
   allowGlobals?: readonly string[];
 }
+export const SQUISHER_OPTIONS = optionKeys<SquisherOptions>('squisher', {
+  batchSize: true, datasetSize: true, biasCorrection: true, useMax: true, paramNames: true, paramNamesLabel: true,
+  convention: true, preferConvention: true, optimizerIndex: true, allowGlobals: true,
+});
 
 /** Where parameter names and shapes come from: a Module, or anything listing them in the model's order. */
 export type ParamSource = Pick<Module, 'namedParameters'>;
@@ -165,6 +170,7 @@ function fromOptimizerState(sd: unknown, model: ParamSource | string | ModelWeig
 
 /** The Squisher: the optimizer's squared-gradient average by parameter name, scaled as asked, with the factors recorded in meta. */
 export function squisher(source: SquisherSource, o: SquisherOptions = {}): FisherDiagonal {
+  checkOptions('squisher', o, SQUISHER_OPTIONS);
   for (const [k, v] of [['batchSize', o.batchSize], ['datasetSize', o.datasetSize]] as const) {
     if (v !== undefined && (!(v > 0) || !Number.isFinite(v))) throw new OptionError(`squisher: ${k} must be a positive number, got ${v}`);
   }

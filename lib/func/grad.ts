@@ -9,11 +9,13 @@ import { zerosLike } from '../tensor/create';
 import { withInplaceRequiresGrad, withLayer } from './layers';
 import { leaves, mapTree, replaceLeaves } from './tree';
 import { OptionError, ShapeError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 export interface GradTransformOptions {
   /** Which positional arguments to differentiate (default 0). Each may be a tree of Tensors. */
   argnums?: number | number[];
 }
+const GRAD_OPTIONS = optionKeys<GradTransformOptions>('func.grad', { argnums: true });
 
 function unwrapAt(t: Tensor, level: number): Tensor { return wrap(native.unwrapForGrad(t.handle, level)); }
 
@@ -22,6 +24,7 @@ function unwrapAt(t: Tensor, level: number): Tensor { return wrap(native.unwrapF
  * argument (or an array of them when argnums is an array); f must return a scalar Tensor.
  */
 export function gradAndValue<A extends unknown[], G = A[0]>(f: (...args: A) => Tensor, o: GradTransformOptions = {}) {
+  checkOptions('gradAndValue', o, GRAD_OPTIONS);
   const argnums = o.argnums ?? 0;
   const nums = Array.isArray(argnums) ? argnums : [argnums];
   // G (default: the first argument's type) is what the caller says grads hold; it is not checked.
@@ -49,6 +52,7 @@ export function gradAndValue<A extends unknown[], G = A[0]>(f: (...args: A) => T
 
 /** torch.func.grad: the gradient of a scalar function with respect to argument(s) argnums. */
 export function grad<A extends unknown[], G = A[0]>(f: (...args: A) => Tensor, o: GradTransformOptions = {}) {
+  checkOptions('grad', o, GRAD_OPTIONS);
   const g = gradAndValue<A, G>(f, o);
   return (...args: A): G => g(...args).grads;
 }

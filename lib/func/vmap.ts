@@ -6,6 +6,7 @@ import { Tensor, wrap } from '../tensor/tensor';
 import { withLayer } from './layers';
 import { mapTree } from './tree';
 import { OptionError, ShapeError, TorchError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 export type Randomness = 'error' | 'same' | 'different';
 
@@ -17,6 +18,7 @@ export interface VmapOptions {
   /** Random ops inside f: an error (default, as PyTorch), the same for every sample, or different. */
   randomness?: Randomness;
 }
+const VMAP_OPTIONS = optionKeys<VmapOptions>('func.vmap', { inDims: true, outDims: true, randomness: true });
 
 /** Rewrites libtorch's "no batching rule" error so the user learns what failed and what to do. */
 export function explainVmapError(e: unknown): Error {
@@ -32,6 +34,7 @@ export function explainVmapError(e: unknown): Error {
 
 // The batched function takes and returns what f does, each tensor with the batch dimension added.
 export function vmap<A extends unknown[], R>(f: (...args: A) => R, o: VmapOptions = {}) {
+  checkOptions('vmap', o, VMAP_OPTIONS);
   return (...args: A): R => {
     const dims = Array.isArray(o.inDims) ? o.inDims : args.map(() => (o.inDims === undefined ? 0 : o.inDims as number));
     if (dims.length !== args.length) throw new OptionError(`vmap: inDims has ${dims.length} entries for ${args.length} arguments`);

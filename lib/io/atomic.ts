@@ -9,6 +9,7 @@
 // runs synchronously finishes, and is renamed into place, before the process ends.)
 import * as fs from 'fs';
 import * as path from 'path';
+import { optionKeys } from '../options';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const pending = new Set<string>();
@@ -48,6 +49,7 @@ export interface WriteOptions {
   /** Replace an existing file (default false: an existing file is an error). */
   overwrite?: boolean;
 }
+export const WRITE_OPTIONS = optionKeys<WriteOptions>('save', { overwrite: true });
 
 export function writeAtomic(target: string, opts: WriteOptions, body: (fd: number) => void): void {
   const dest = path.resolve(target);

@@ -5,17 +5,19 @@
 // writes a torch.save zip that torch.load(weights_only=True) reads; loadStateDict flattens to dotted names.
 import { native } from '../native';
 import { Tensor } from '../tensor';
-import { WriteOptions } from './atomic';
-import { inspect as inspectFile, InspectOptions, InspectResult } from './inspect';
+import { WRITE_OPTIONS, WriteOptions } from './atomic';
+import { INSPECT_OPTIONS, inspect as inspectFile, InspectOptions, InspectResult } from './inspect';
 import { inspectSharded } from './inspect-sharded';
 import { loadSafetensors, saveSafetensors } from './safetensors';
 import { ShardedCheckpoint, resolveCheckpoint } from './sharded';
 import { CheckpointError, Source, openSource } from './source';
-import { LoadOptions as TorchLoadOptions, MapLocation, archiveLayout, loadTorch, loadTorchAsync, materialize, saveTorch, sniff } from './torchsave';
+import { AsyncLoadControl, LoadOptions as TorchLoadOptions, MapLocation, archiveLayout, loadTorch, loadTorchAsync, materialize, saveTorch, sniff } from './torchsave';
 import { loadTorchScript, parseTorchScript } from './torchscript';
 import { flattenTree } from './tree';
 import { OrderedDict, PyValue } from './values';
 import { ZipReader } from './zip';
+import { checkOptions, optionKeys, pickOptions } from '../options';
+import { throwIfAborted } from '../errors';
 
 export { OrderedDict, Tuple, tuple, PyFloat, PyComplex, PyGlobal, TensorRef, StorageRef, ScriptObject } from './values';
 export type { PyValue } from './values';
@@ -32,7 +34,23 @@ export interface LoadOptions extends TorchLoadOptions {
   /** For bytes in memory: the name error messages give them (default '<buffer>'). */
   name?: string;
 }
+const LOAD_OPTIONS = optionKeys<LoadOptions>('load', { mapLocation: true, allowGlobals: true, name: true });
+const SHARDED_OPEN = ['mapLocation', 'allowGlobals'];
+
+/**
+ * loadAsync's options: load()'s, and `signal` (stops the load between reads; a read under way is not
+ * waited for, its bytes are freed when it ends) and `onProgress` ({ done, total, phase: 'load' }: storages
+ * of a torch.save file, tensors of a sharded checkpoint).
+ */
+export interface LoadAsyncOptions extends LoadOptions, AsyncLoadControl {}
+const LOAD_ASYNC_OPTIONS = optionKeys<LoadAsyncOptions>('loadAsync', { mapLocation: true, allowGlobals: true, name: true, signal: true, onProgress: true });
+
+/** convert's options: the writer's overwrite, and the reader's allowGlobals. */
+export interface ConvertOptions extends WriteOptions, Pick<LoadOptions, 'allowGlobals'> {}
+const CONVERT_OPTIONS = optionKeys<ConvertOptions>('convert', { overwrite: true, allowGlobals: true });
 export { saveStateDict } from './torchsave';
+export type { AsyncLoadControl } from './torchsave';
+export type { ShardedReadOptions, ShardedLoadAsyncOptions, ShardedLoadProgress } from './sharded';
 export type { WriteOptions } from './atomic';
 export { loadSafetensors, saveSafetensors, inspectSafetensors, TensorMap } from './safetensors';
 export type { SafetensorsEntry, SafetensorsHeader, SafetensorsLoadOptions, SafetensorsSaveOptions } from './safetensors';
@@ -99,10 +117,11 @@ function loadBytes(bytes: Uint8Array, opts: LoadOptions): PyValue {
  * 'cuda' / 'cuda:N', or 'keep'; allowGlobals: see LoadOptions.
  */
 export function load(input: CheckpointInput, opts: LoadOptions = {}): PyValue {
+  checkOptions('load', opts, LOAD_OPTIONS);
   if (typeof input !== 'string') return loadBytes(input, opts);
   const r = resolveCheckpoint(input);
   if (r.kind === 'index') {
-    const ck = ShardedCheckpoint.open(r.file, opts);
+    const ck = ShardedCheckpoint.open(r.file, pickOptions(opts, SHARDED_OPEN));
     try { return ck.loadAll(); } finally { ck.close(); }
   }
   const file = r.file;
@@ -116,19 +135,28 @@ export function load(input: CheckpointInput, opts: LoadOptions = {}): PyValue {
 }
 
 /**
- * load() with a torch.save file's tensor bytes read on worker threads, so a service's event loop keeps
- * running while a large checkpoint loads. Same result as load(); other formats load as load() does.
+ * load() with a torch.save file's (or a sharded checkpoint's) tensor bytes read on worker threads, so a
+ * service's event loop keeps running while a large checkpoint loads. Same result as load(); other formats
+ * load as load() does (at once: `signal` is checked before, onProgress is not called).
+ * `signal` rejects the promise with its reason (an AbortError when the reason is not an Error) before any
+ * work when already aborted, else as soon as it aborts: a storage read under way on a worker thread cannot
+ * be interrupted, so it is dropped (its memory freed) when it ends; nothing loaded so far is kept.
  */
-export async function loadAsync(file: CheckpointInput, opts: LoadOptions = {}): Promise<PyValue> {
+export async function loadAsync(file: CheckpointInput, opts: LoadAsyncOptions = {}): Promise<PyValue> {
+  checkOptions('loadAsync', opts, LOAD_ASYNC_OPTIONS);
+  const what = `loading ${typeof file === 'string' ? file : opts.name ?? '<buffer>'}`;
+  throwIfAborted(opts.signal, what);
   if (typeof file === 'string') {
     const r = resolveCheckpoint(file);
     if (r.kind === 'index') {
-      const ck = ShardedCheckpoint.open(r.file, opts);
-      try { return await ck.loadAllAsync(); } finally { ck.close(); }
+      const ck = ShardedCheckpoint.open(r.file, pickOptions(opts, SHARDED_OPEN));
+      try {
+        return await ck.loadAllAsync({ signal: opts.signal, onProgress: opts.onProgress });
+      } finally { ck.close(); }
     }
     if (checkpointFormat(r.file) === 'torch') return loadTorchAsync(r.file, opts);
   }
-  return load(file, opts);
+  return load(file, pickOptions(opts, LOAD_OPTIONS));
 }
 
 /** Every tensor of a tree by dotted name, in order (others are skipped). */
@@ -143,6 +171,7 @@ export function flattenTensors(tree: unknown): OrderedDict<string, Tensor> {
  * checkpoint as 'model.fc.weight', 'optimizer.state.0.exp_avg', ...; non-tensor values are dropped.
  */
 export function loadStateDict(file: CheckpointInput, opts: LoadOptions = {}): OrderedDict<string, Tensor> {
+  checkOptions('loadStateDict', opts, LOAD_OPTIONS);
   const tree = load(file, opts);
   const flat = flattenTensors(tree);
   if (flat.size === 0 && !(tree instanceof Map && tree.size === 0)) {
@@ -156,17 +185,20 @@ export function loadStateDict(file: CheckpointInput, opts: LoadOptions = {}): Or
  * every tensor with its shard).
  */
 export function inspect(file: string, opts: InspectOptions = {}): InspectResult {
+  checkOptions('inspect', opts, INSPECT_OPTIONS);
   const r = resolveCheckpoint(file);
   return r.kind === 'index' ? inspectSharded(r.file, opts) : inspectFile(r.file, opts);
 }
 
 /** Writes `value` as a torch.save zip (atomic; an existing file is replaced only with { overwrite: true }). */
 export function save(file: string, value: unknown, opts: WriteOptions = {}): void {
+  checkOptions('save', opts, WRITE_OPTIONS);
   saveTorch(file, value, opts);
 }
 
 /** Converts between torch.save (.pt/.pth/.bin) and .safetensors, by the output's extension. */
-export function convert(input: string, output: string, opts: WriteOptions & Pick<LoadOptions, 'allowGlobals'> = {}): { tensors: number; dropped: string[] } {
+export function convert(input: string, output: string, opts: ConvertOptions = {}): { tensors: number; dropped: string[] } {
+  checkOptions('convert', opts, CONVERT_OPTIONS);
   const toSafetensors = /\.safetensors$/i.test(output);
   if (!toSafetensors && !/\.(pt|pth|bin|ckpt)$/i.test(output)) {
     throw new Error(`${output}: unknown output format (use .safetensors, or .pt/.pth/.bin for torch.save)`);
@@ -188,7 +220,7 @@ export function convert(input: string, output: string, opts: WriteOptions & Pick
       }
       flattenTree(tree, (name, v) => { if (!(v instanceof Tensor)) dropped.push(name); });
       const metadata = tree instanceof Map && (tree as any).metadata ? (tree as any).metadata : { format: 'pt' };
-      saveSafetensors(output, flat, { ...opts, metadata });
+      saveSafetensors(output, flat, { overwrite: opts.overwrite, metadata });
     } else {
       // From safetensors (or a flat state_dict) to torch.save: an OrderedDict, as model.state_dict() is,
       // keeping a state_dict's _metadata (its attrs), as torch.save(torch.load(x)) does.
@@ -198,7 +230,7 @@ export function convert(input: string, output: string, opts: WriteOptions & Pick
         if (tree instanceof OrderedDict && tree.attrs) od.attrs = tree.attrs;
         out = od;
       }
-      saveTorch(output, out, opts);
+      saveTorch(output, out, { overwrite: opts.overwrite });
     }
   } catch (e) {
     // The writers refuse values with a TypeError (too deep, a global outside their table): those values

@@ -9,6 +9,7 @@ import { parseTorchScript } from './torchscript';
 import { TensorRef } from './values';
 import { inertClassOf } from './inert';
 import { ZipReader } from './zip';
+import { optionKeys } from '../options';
 
 export interface TensorEntry {
   name: string;
@@ -53,6 +54,8 @@ export interface InspectOptions {
   /** Globals to read as inert data, as for load(): e.g. ['argparse.Namespace']. */
   allowGlobals?: readonly string[];
 }
+export const INSPECT_OPTIONS = optionKeys<InspectOptions>('inspect', { allowGlobals: true });
+
 export function inspect(file: string, opts: InspectOptions = {}): InspectResult {
   const src = openSource(file);
   try {

@@ -8,6 +8,7 @@ import { WriteOptions, writeAtomic } from './atomic';
 import { safetensorsDuplicateKey } from './json-keys';
 import { CheckpointError, Source, openSource } from './source';
 import { Scratch, readTensorBytes } from './tensor-bytes';
+import { checkOptions, optionKeys } from '../options';
 
 const ST_TO_DTYPE: Record<string, DType> = {
   F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16', I64: 'int64', I32: 'int32', I16: 'int16',
@@ -113,9 +114,11 @@ export interface SafetensorsLoadOptions {
   /** For a Buffer / Uint8Array input: the name error messages give it (default '<buffer>'). */
   name?: string;
 }
+const LOAD_ST_OPTIONS = optionKeys<SafetensorsLoadOptions>('loadSafetensors', { keys: true, device: true, name: true });
 
 /** Loads tensors from a safetensors file, each read by position. */
 export function loadSafetensors(file: string | Uint8Array, opts: SafetensorsLoadOptions = {}): TensorMap {
+  checkOptions('loadSafetensors', opts, LOAD_ST_OPTIONS);
   const src = openSource(file, opts.name);
   const out = new TensorMap();
   try {
@@ -146,6 +149,7 @@ export function loadSafetensors(file: string | Uint8Array, opts: SafetensorsLoad
 export interface SafetensorsSaveOptions extends WriteOptions {
   metadata?: Record<string, string>;
 }
+const SAVE_ST_OPTIONS = optionKeys<SafetensorsSaveOptions>('saveSafetensors', { overwrite: true, metadata: true });
 
 /**
  * Writes tensors as safetensors (each as a contiguous copy: the format cannot share storage). The
@@ -153,6 +157,7 @@ export interface SafetensorsSaveOptions extends WriteOptions {
  */
 export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Record<string, Tensor>,
   opts: SafetensorsSaveOptions = {}): void {
+  checkOptions('saveSafetensors', opts, SAVE_ST_OPTIONS);
   const items = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (opts.metadata) {

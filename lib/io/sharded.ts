@@ -17,6 +17,7 @@ import { CheckpointError, FileSource, Source } from './source';
 import { throwIfAborted } from '../errors';
 import { bytesAs, readTensorBytes } from './tensor-bytes';
 import { LoadOptions, MapLocation, TorchArchive, loadTorchAsync, materialize, openArchive, sniff } from './torchsave';
+import { checkOptions, optionKeys, Progress } from '../options';
 import { flattenTree } from './tree';
 import { OrderedDict, TensorRef } from './values';
 
@@ -54,7 +55,7 @@ interface Shard {
   /** Reads `names` (all present), keeping storages shared where the shard shares them. */
   readAll(names: string[], loc: MapLocation): Map<string, Tensor>;
   /** readAll with the bytes read on libuv worker threads (the JS thread stays free between tensors). */
-  readAllAsync(names: string[], loc: MapLocation, each: (name: string, i: number) => void): Promise<Map<string, Tensor>>;
+  readAllAsync(names: string[], loc: MapLocation, each: (name: string, i: number) => void, signal?: AbortSignal): Promise<Map<string, Tensor>>;
   /** dtype, shape and bytes of a tensor, from the header (no data read). */
   describe(name: string): { dtype: string; shape: number[]; nbytes: number; storageBytes: number; storageKey?: string };
   close(): void;
@@ -134,10 +135,10 @@ class TorchShard implements Shard {
     const od = new OrderedDict<string, unknown>(names.map((n) => [n, this.refs.get(n)!]));
     return materialize({ ...this.archive, root: od }, loc) as Map<string, Tensor>;
   }
-  async readAllAsync(names: string[], loc: MapLocation, each: (name: string, i: number) => void): Promise<Map<string, Tensor>> {
+  async readAllAsync(names: string[], loc: MapLocation, each: (name: string, i: number) => void, signal?: AbortSignal): Promise<Map<string, Tensor>> {
     // the whole shard with its storages read off-thread (loadTorchAsync), then only the listed tensors kept
     each(names[0], 0);
-    const tree = await loadTorchAsync(this.src.name, { mapLocation: loc, allowGlobals: this.allowGlobals });
+    const tree = await loadTorchAsync(this.src.name, { mapLocation: loc, allowGlobals: this.allowGlobals, signal });
     const all = new Map<string, Tensor>();
     flattenTree(tree, (n, v) => { if (v instanceof Tensor) all.set(n, v); });
     const out = new Map<string, Tensor>();
@@ -153,6 +154,21 @@ class TorchShard implements Shard {
   }
   close(): void { this.src.close(); }
 }
+
+const OPEN_OPTIONS = optionKeys<LoadOptions>('ShardedCheckpoint.open', { mapLocation: true, allowGlobals: true });
+
+/** Where get() and loadAll() put tensors (default: the open() options' mapLocation, else 'cpu'). */
+export interface ShardedReadOptions { mapLocation?: MapLocation; }
+const READ_OPTIONS = optionKeys<ShardedReadOptions>('ShardedCheckpoint.get', { mapLocation: true });
+
+/** What loadAllAsync reports after each tensor: tensors done of the total, and the next tensor's name. */
+export interface ShardedLoadProgress extends Progress { phase: 'load'; total: number; name: string; }
+export interface ShardedLoadAsyncOptions extends ShardedReadOptions {
+  /** Stops the load between tensors (nothing read so far is kept). */
+  signal?: AbortSignal;
+  onProgress?: (p: ShardedLoadProgress) => void;
+}
+const LOAD_ASYNC_OPTIONS = optionKeys<ShardedLoadAsyncOptions>('ShardedCheckpoint.loadAllAsync', { mapLocation: true, signal: true, onProgress: true });
 
 /** A sharded checkpoint: its index read and checked, its shards opened only when a tensor needs them. */
 export class ShardedCheckpoint {
@@ -208,6 +224,7 @@ export class ShardedCheckpoint {
 
   /** Opens an index file, or the folder holding one (see resolveCheckpoint). */
   static open(p: string, opts: LoadOptions = {}): ShardedCheckpoint {
+    checkOptions('ShardedCheckpoint.open', opts, OPEN_OPTIONS);
     const r = resolveCheckpoint(p);
     if (r.kind !== 'index') throw new CheckpointError(p, `not a sharded checkpoint (${r.file} is a single file): use load()`);
     return new ShardedCheckpoint(r.file, opts);
@@ -250,7 +267,8 @@ export class ShardedCheckpoint {
   }
 
   /** One tensor, read from its shard now (a new Tensor: the caller disposes it). */
-  get(name: string, opts: Pick<LoadOptions, 'mapLocation'> = {}): Tensor {
+  get(name: string, opts: ShardedReadOptions = {}): Tensor {
+    checkOptions('ShardedCheckpoint.get', opts, READ_OPTIONS);
     const s = this.shardOf(name);
     return this.shard(s, name).read(name, opts.mapLocation ?? this.opts.mapLocation ?? 'cpu');
   }
@@ -267,7 +285,8 @@ export class ShardedCheckpoint {
   }
 
   /** Every listed tensor, in index order, read shard by shard. */
-  loadAll(opts: Pick<LoadOptions, 'mapLocation'> = {}): OrderedDict<string, Tensor> {
+  loadAll(opts: ShardedReadOptions = {}): OrderedDict<string, Tensor> {
+    checkOptions('ShardedCheckpoint.loadAll', opts, READ_OPTIONS);
     const loc = opts.mapLocation ?? this.opts.mapLocation ?? 'cpu';
     this.validate();
     const got = new Map<string, Tensor>();
@@ -290,29 +309,29 @@ export class ShardedCheckpoint {
   /**
    * loadAll with the tensor bytes read on worker threads, so a service's event loop keeps turning while a
    * large checkpoint loads; `signal` stops it between tensors (nothing read so far is kept), `onProgress`
-   * reports (tensors done, total, the tensor being read).
+   * reports { done, total, phase: 'load', name } (tensors done, of the total; the tensor read next).
    */
-  async loadAllAsync(opts: Pick<LoadOptions, 'mapLocation'> & {
-    signal?: AbortSignal; onProgress?: (done: number, total: number, name: string) => void;
-  } = {}): Promise<OrderedDict<string, Tensor>> {
+  async loadAllAsync(opts: ShardedLoadAsyncOptions = {}): Promise<OrderedDict<string, Tensor>> {
+    checkOptions('ShardedCheckpoint.loadAllAsync', opts, LOAD_ASYNC_OPTIONS);
+    throwIfAborted(opts.signal, `loading ${this.file}`);
     const loc = opts.mapLocation ?? this.opts.mapLocation ?? 'cpu';
     this.validate();
     const got = new Map<string, Tensor>();
     const total = this.map.size;
     const each = (name: string, i: number): void => {
       throwIfAborted(opts.signal, `loading ${this.file}`);
-      opts.onProgress?.(got.size + i, total, name);
+      opts.onProgress?.({ done: got.size + i, total, phase: 'load', name });
     };
     try {
       for (const s of this.shardFiles()) {
         const names = this.keys().filter((n) => this.map.get(n) === s);
-        const part = await this.shard(s, names[0]).readAllAsync(names, loc, each);
+        const part = await this.shard(s, names[0]).readAllAsync(names, loc, each, opts.signal);
         for (const [n, t] of part) got.set(n, t);
         this.shards.get(s)?.close();
         this.shards.delete(s);
       }
       throwIfAborted(opts.signal, `loading ${this.file}`);
-      opts.onProgress?.(got.size, total, '');
+      opts.onProgress?.({ done: got.size, total, phase: 'load', name: '' });
     } catch (e) {
       for (const t of got.values()) t.dispose();
       throw e;

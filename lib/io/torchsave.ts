@@ -3,7 +3,9 @@
 import * as path from 'path';
 import { native } from '../native';
 import { DType, DTYPE_SIZE, Tensor, tensor } from '../tensor';
-import { WriteOptions, writeAtomic } from './atomic';
+import { WRITE_OPTIONS, WriteOptions, writeAtomic } from './atomic';
+import { checkOptions, Progress, untilAborted } from '../options';
+import { throwIfAborted } from '../errors';
 import { MAX_RECORD_BYTES } from './limits';
 import { UNTYPED_STORAGE, UNTYPED_STORAGE_DTYPES } from './dtype-records';
 import { NumpyArray, PyObject } from './inert';
@@ -235,26 +237,46 @@ export function loadTorch(file: string | Buffer, opts: LoadOptions = {}, name?: 
   }
 }
 
+/** What loadTorchAsync can be told besides LoadOptions: stop, and report storages read. */
+export interface AsyncLoadControl {
+  /** Stops the load between storage reads, and stops waiting for a read under way (its bytes are freed). */
+  signal?: AbortSignal;
+  /** After each storage read: { done, total, phase: 'load' } (storages). */
+  onProgress?: (p: Progress) => void;
+}
+
 /**
  * loadTorch with the storage reads (the bulk of a large file) on libuv worker threads, so the JS thread
  * stays free: the pickle is parsed here (it is small), every stored storage is read off-thread, then the
  * tree is built as loadTorch builds it.
  */
-export async function loadTorchAsync(file: string, opts: LoadOptions = {}): Promise<PyValue> {
+export async function loadTorchAsync(file: string, opts: LoadOptions & AsyncLoadControl = {}): Promise<PyValue> {
+  const what = `loading ${file}`;
+  throwIfAborted(opts.signal, what);
   const src = openSource(file);
   const pre = new Map<string, Tensor>();
+  // A read given up on (abort) still runs on its worker: the file stays open until it ends.
+  let reading: Promise<unknown> | null = null;
   try {
     const a = openArchive(src, opts);
     const loc = opts.mapLocation ?? 'cpu';
     const refs = new Map<string, StorageRef>();
     walk(a.root, (v) => { if (v instanceof TensorRef) refs.set(v.storage.key, v.storage); return v; });
     if (src.readTensorAsync) {
+      let done = 0;
       for (const ref of refs.values()) {
+        throwIfAborted(opts.signal, what);
         const entry = a.zip.entries.get(`${a.prefix}data/${ref.key}`);
-        if (!entry || entry.method !== 0) continue;  // missing (reported by readStorage) or deflated: read in place
-        pre.set(ref.key, await src.readTensorAsync(a.zip.dataOffset(entry), ref.numel * DTYPE_SIZE[ref.dtype]));
+        if (entry && entry.method === 0) {  // else missing (reported by readStorage) or deflated: read in place
+          const read = src.readTensorAsync(a.zip.dataOffset(entry), ref.numel * DTYPE_SIZE[ref.dtype]);
+          reading = read;
+          pre.set(ref.key, await untilAborted(read, opts.signal, what, (t) => t.dispose()));
+          reading = null;
+        }
+        opts.onProgress?.({ done: ++done, total: refs.size, phase: 'load' });
       }
     }
+    throwIfAborted(opts.signal, what);
     return materialize(a, loc, (ref, device) => {
       const bytes = pre.get(ref.key);
       if (!bytes) return readStorage(a, ref, device, { buf: null });
@@ -263,7 +285,8 @@ export async function loadTorchAsync(file: string, opts: LoadOptions = {}): Prom
     });
   } finally {
     for (const t of pre.values()) t.dispose();
-    src.close();
+    const close = (): void => src.close();
+    if (reading) (reading as Promise<unknown>).then(close, close); else close();
   }
 }
 
@@ -320,6 +343,7 @@ export function saveTorch(file: string, value: unknown, opts: WriteOptions = {})
 
 /** Saves a flat state_dict as torch does: an OrderedDict of name -> tensor. */
 export function saveStateDict(file: string, sd: Map<string, Tensor> | Record<string, Tensor>, opts: WriteOptions = {}): void {
+  checkOptions('saveStateDict', opts, WRITE_OPTIONS);
   const od = new OrderedDict<string, Tensor>(sd instanceof Map ? sd : Object.entries(sd));
   saveTorch(file, od, opts);
 }

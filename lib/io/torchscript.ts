@@ -20,11 +20,13 @@ import { CheckpointError, Source, openSource } from './source';
 import { MapLocation, TorchArchive, archiveLayout, materialize, sniff, storageLoader } from './torchsave';
 import { OrderedDict, ScriptObject, StorageRef, TensorRef } from './values';
 import { ZipReader } from './zip';
+import { checkOptions, optionKeys } from '../options';
 
 export interface TorchScriptLoadOptions {
   /** 'cpu' (default) or a CUDA device; 'keep' leaves tensors where the archive put them. */
   mapLocation?: string;
 }
+const TS_LOAD_OPTIONS = optionKeys<TorchScriptLoadOptions>('loadTorchScript', { mapLocation: true });
 
 /** What a class's source declares. */
 interface ClassInfo { isModule: boolean; parameters: Set<string>; buffers: Set<string>; setstate: boolean }
@@ -124,6 +126,7 @@ export function parseTorchScript(src: Source): TorchScriptTensors {
 
 /** Parameters then buffers of a TorchScript module, by dotted name, as Python's named_parameters()/named_buffers(). */
 export function loadTorchScript(file: string, opts: TorchScriptLoadOptions = {}): OrderedDict<string, Tensor> {
+  checkOptions('loadTorchScript', opts, TS_LOAD_OPTIONS);
   const src = openSource(file);
   try {
     const t = parseTorchScript(src);

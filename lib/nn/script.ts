@@ -8,7 +8,8 @@ import { DType, dtypeCode } from '../tensor/dtype';
 import { JitValue, Tensor, wrap } from '../tensor/tensor';
 import { keep } from '../tensor/scope';
 import { Module } from './module';
-import { CheckpointError, OptionError } from '../errors';
+import { CheckpointError, OptionError, throwIfAborted } from '../errors';
+import { checkOptions, optionKeys, untilAborted } from '../options';
 
 function toNative(v: unknown): unknown {
   if (v instanceof Tensor) return v.handle;
@@ -17,6 +18,33 @@ function toNative(v: unknown): unknown {
 }
 
 export interface ScriptLoadOptions { device?: string; }
+const LOAD_OPTIONS = optionKeys<ScriptLoadOptions>('ScriptModule.load', { device: true });
+export interface ScriptSaveOptions { overwrite?: boolean; }
+const SAVE_OPTIONS = optionKeys<ScriptSaveOptions>('ScriptModule.save', { overwrite: true });
+
+/** forwardAsync's options, given as a last argument after the inputs: `forwardAsync(x, { signal })`. */
+export interface ForwardAsyncOptions { signal?: AbortSignal; }
+const FORWARD_ASYNC_OPTIONS = optionKeys<ForwardAsyncOptions>('ScriptModule.forwardAsync', { signal: true });
+
+/**
+ * Splits forwardAsync's arguments into inputs and options: the last argument is the options when it is a
+ * plain object with a `signal` key or holding an AbortSignal (a Dict[str, Tensor] input holds tensors), so
+ * a mistyped key next to a signal ({ signl: s }) is an OptionError, not a strange dict input.
+ */
+function splitForwardArgs(args: unknown[]): [unknown[], ForwardAsyncOptions] {
+  const last = args[args.length - 1];
+  if (last === null || typeof last !== 'object' || Object.getPrototypeOf(last) !== Object.prototype) return [args, {}];
+  if (!('signal' in last) && !Object.values(last).some((v) => v instanceof AbortSignal)) return [args, {}];
+  checkOptions('ScriptModule.forwardAsync', last, FORWARD_ASYNC_OPTIONS);
+  return [args.slice(0, -1), last as ForwardAsyncOptions];
+}
+
+/** Disposes every tensor of a forward's result (a result nobody waits for any more). */
+function disposeAll(v: unknown): void {
+  if (v instanceof Tensor) v.dispose();
+  else if (Array.isArray(v)) v.forEach(disposeAll);
+  else if (v instanceof Map) for (const [k, x] of v) { disposeAll(k); disposeAll(x); }
+}
 
 export class ScriptModule extends Module {
   /** @internal */ readonly native: Handle;
@@ -31,6 +59,7 @@ export class ScriptModule extends Module {
 
   /** Loads a torch.jit.save archive; errors name the file. */
   static load(file: string, o: ScriptLoadOptions = {}): ScriptModule {
+    checkOptions('ScriptModule.load', o, LOAD_OPTIONS);
     if (!fs.existsSync(file)) throw new CheckpointError(file, 'no such file');
     return new ScriptModule(native.jitLoad(path.resolve(file), o.device ?? null));
   }
@@ -40,9 +69,20 @@ export class ScriptModule extends Module {
   forward<T extends JitValue = JitValue>(...inputs: unknown[]): T {
     return wrap(native.jitForward(this.native, inputs.map(toNative)));
   }
-  /** forward() on a worker thread. */
-  async forwardAsync<T extends JitValue = JitValue>(...inputs: unknown[]): Promise<T> {
-    return wrap(await native.jitForwardAsync(this.native, inputs.map(toNative)));
+  /**
+   * forward() on a worker thread. A last argument `{ signal }` (ForwardAsyncOptions) makes it abortable:
+   * an aborted signal rejects before anything is scheduled; an abort while the forward runs rejects at once
+   * with the signal's reason (an AbortError when the reason is not an Error). libtorch cannot stop a
+   * forward half-way, so that forward still runs to its end on its worker: its result is then dropped (its
+   * tensors disposed), and until then the module's parameters and the inputs stay in use by it (writing to
+   * them is a BusyError, as during any pending forward).
+   */
+  async forwardAsync<T extends JitValue = JitValue>(...args: unknown[]): Promise<T> {
+    const [inputs, o] = splitForwardArgs(args);
+    const what = `${this.typeName}.forwardAsync`;
+    throwIfAborted(o.signal, what);
+    const work = native.jitForwardAsync(this.native, inputs.map(toNative)).then((r) => wrap<T>(r));
+    return untilAborted(work, o.signal, what, disposeAll);
   }
 
   namedParameters(): [string, Tensor][] {
@@ -87,7 +127,8 @@ export class ScriptModule extends Module {
   }
 
   /** Writes a TorchScript archive atomically (temp file, then rename); refuses to replace unless asked. */
-  save(file: string, o: { overwrite?: boolean } = {}): void {
+  save(file: string, o: ScriptSaveOptions = {}): void {
+    checkOptions('ScriptModule.save', o, SAVE_OPTIONS);
     if (fs.existsSync(file) && !o.overwrite) throw new OptionError(`${file} exists; pass { overwrite: true } to replace it`);
     const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
     try {

@@ -10,6 +10,7 @@ import { Optimizer, ParamGroupBase } from './optimizer';
 import { ParamsSpec } from './params';
 import { groupBool, groupNumber, stateTensor, StateEntry, stepTensor } from './state-dict';
 import { OptionError, OptimizerStateError } from '../errors';
+import { optionKeys } from '../options';
 
 export interface AdamOptions {
   lr: number;
@@ -21,7 +22,7 @@ export interface AdamOptions {
   maximize: boolean;
 }
 
-const ADAM_OPTIONS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'] as const;
+const ADAM_OPTIONS = optionKeys<AdamOptions>('Adam', { lr: true, betas: true, eps: true, weightDecay: true, amsgrad: true, maximize: true });
 
 /** A parameter group's hyperparameters, under PyTorch's names. */
 export interface AdamHyper {

@@ -5,9 +5,11 @@ import { Optimizer, ParamGroupBase } from './optimizer';
 import { ParamsSpec } from './params';
 import { groupBool, groupNumber, stateTensor, StateEntry } from './state-dict';
 import { OptionError, OptimizerStateError } from '../errors';
+import { optionKeys } from '../options';
 
 export interface SGDOptions { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean; }
 export interface SGDHyper { lr: number; momentum: number; dampening: number; weight_decay: number; nesterov: boolean; maximize: boolean; }
+const SGD_OPTIONS = optionKeys<SGDOptions>('SGD', { lr: true, momentum: true, dampening: true, weightDecay: true, nesterov: true, maximize: true });
 export type SGDGroup = SGDHyper & ParamGroupBase;
 export interface SGDParamState { momentum_buffer: Tensor; }
 
@@ -19,7 +21,7 @@ export class SGD extends Optimizer<SGDHyper, SGDOptions, { momentum_buffer: Tens
     super(params, options, 'SGD');
   }
 
-  protected optionNames(): readonly string[] { return ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize']; }
+  protected optionNames(): readonly string[] { return SGD_OPTIONS; }
 
   protected hyper(o: Partial<SGDOptions>): SGDHyper {
     const h: SGDHyper = {

@@ -1,14 +1,52 @@
 // Options objects, checked the same way everywhere: an unknown key is an OptionError naming the key and,
 // when one is near, the right spelling (`weight_decay` -> "did you mean weightDecay?"), instead of being
 // silently ignored. And the one progress shape every long call reports.
+//
+// Each function's allowed keys are written once, next to its options interface, with optionKeys: the
+// compiler checks that list against the interface (a key missing from it, or one the interface lacks, is a
+// type error), so the run-time check and the type cannot drift apart.
 import { OptionError } from '../errors';
 
-/** What every long call (fit, Fisher passes, merges, loads) reports: `done` of `total` in `phase`. */
+/**
+ * What every long call (fit, Fisher passes, merges, loads, prior searches) reports, each time a unit of
+ * work is done: `done` of `total` in `phase`. Calls may add fields (the tensor's name, the epoch).
+ */
 export interface Progress {
   done: number;
-  total: number;
-  /** What is being done now, e.g. 'train', 'eval', 'fisher', 'merge'. */
+  /** null when the amount of work is not known in advance (a stream of batches). */
+  total: number | null;
+  /** What is being done now, e.g. 'train', 'fisher', 'merge', 'load', 'prior'. */
   phase: string;
+}
+
+/** One `true` per key of T, every key required: the argument type of optionKeys. */
+export type KeyList<T> = { readonly [K in keyof T]-?: true };
+
+const lists = new Map<string, readonly string[]>();
+
+/**
+ * The allowed keys of an options interface T, as `optionKeys<FooOptions>('foo', { a: true, b: true })`.
+ * The object literal must name every key of T and nothing else (the compiler checks both), so the list
+ * stays in step with the interface. `name` registers the list (see optionLists) for the test that walks
+ * every entry point with a mistyped key.
+ */
+export function optionKeys<T>(name: string, keys: KeyList<T>): readonly string[] {
+  if (lists.has(name)) throw new Error(`optionKeys: '${name}' is registered twice`);
+  const list = Object.freeze(Object.keys(keys));
+  lists.set(name, list);
+  return list;
+}
+
+/** Every list registered by optionKeys, by name (the modules that define them must have been loaded). */
+export function optionLists(): ReadonlyMap<string, readonly string[]> {
+  return lists;
+}
+
+/** The entries of `o` whose keys are in `keys`: what an entry point passes on to another that checks its own. */
+export function pickOptions<T extends object>(o: T | undefined, keys: readonly string[]): Partial<T> {
+  const out: Record<string, unknown> = {};
+  if (o) for (const k of keys) if (k in o) out[k] = (o as Record<string, unknown>)[k];
+  return out as Partial<T>;
 }
 
 function snakeToCamel(k: string): string {
@@ -59,3 +97,5 @@ export function checkOptions(who: string, options: object | undefined | null, al
       `(options: ${allowed.join(', ')})`);
   }
 }
+
+export { untilAborted } from './abort';

@@ -9,7 +9,7 @@ import { Tensor } from '../tensor/tensor';
 import { tidy } from '../tensor/scope';
 import { DataLoader, TensorData } from '../data/loader';
 import { OptionError, ShapeError, SquisherError, throwIfAborted } from '../errors';
-import { checkOptions, Progress } from '../options';
+import { checkOptions, optionKeys, Progress } from '../options';
 
 export type LossFn = (output: Tensor, target: Tensor) => Tensor;
 
@@ -21,6 +21,7 @@ export interface StepScheduler { step(): void; }
 /** The common progress shape (done of total, in phase 'train'), plus where in which epoch. */
 export interface FitProgress extends Progress {
   phase: 'train';
+  total: number;
   epoch: number; epochs: number;
   batch: number; batches: number;
   /** This batch's loss. */
@@ -56,9 +57,13 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
-const FIT_OPTIONS = ['epochs', 'lossFn', 'batchSize', 'shuffle', 'seed', 'dropLast', 'evalData', 'scheduler', 'schedulerStep', 'onProgress', 'onEpoch', 'signal'] as const;
+const FIT_OPTIONS = optionKeys<FitOptions>('fit', {
+  epochs: true, lossFn: true, batchSize: true, shuffle: true, seed: true, dropLast: true, evalData: true, scheduler: true,
+  schedulerStep: true, onProgress: true, onEpoch: true, signal: true,
+});
 
 export interface EvalOptions { lossFn?: LossFn; batchSize?: number; }
+const EVAL_OPTIONS = optionKeys<EvalOptions>('evaluate', { lossFn: true, batchSize: true });
 export interface EvalResult { loss: number; accuracy?: number; n: number; }
 
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -71,7 +76,7 @@ function correct(out: Tensor, y: Tensor): number | null {
 
 /** Mean loss (and accuracy for classification) of `model` on `data`, in eval mode and without gradients. */
 export function evaluate(model: Module, data: TensorData | DataLoader, o: EvalOptions = {}): EvalResult {
-  checkOptions('evaluate', o, ['lossFn', 'batchSize']);
+  checkOptions('evaluate', o, EVAL_OPTIONS);
   const lossFn = o.lossFn ?? ((a: Tensor, b: Tensor) => crossEntropy(a, b));
   const loader = data instanceof DataLoader ? data : new DataLoader(data, { batchSize: o.batchSize ?? 1000 });
   const wasTraining = model.training;

@@ -66,7 +66,7 @@ describe('loadAsync / loadAllAsync: the same tensors, bytes read on worker threa
     let ticks = 0;
     const iv = setInterval(() => { ticks++; }, 0);
     try {
-      const sd = await ck.loadAllAsync({ onProgress: (done, total) => { seen.push(done); expect(total).toBe(py['bert-st'].keys.length); } });
+      const sd = await ck.loadAllAsync({ onProgress: ({ done, total, phase }) => { seen.push(done); expect(total).toBe(py['bert-st'].keys.length); expect(phase).toBe('load'); } });
       expect(sd.size).toBe(py['bert-st'].keys.length);
     } finally {
       clearInterval(iv);
@@ -80,7 +80,7 @@ describe('loadAsync / loadAllAsync: the same tensors, bytes read on worker threa
     const ck = ShardedCheckpoint.open(dir('bert-st'));
     const ac = new AbortController();
     try {
-      await expect(ck.loadAllAsync({ signal: ac.signal, onProgress: (done) => { if (done === 3) ac.abort(); } })).rejects.toThrow(AbortError);
+      await expect(ck.loadAllAsync({ signal: ac.signal, onProgress: ({ done }) => { if (done === 3) ac.abort(); } })).rejects.toThrow(AbortError);
     } finally {
       ck.close();
     }

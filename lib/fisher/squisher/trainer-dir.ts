@@ -10,7 +10,8 @@ import * as path from 'path';
 import { CheckpointError } from '../../errors';
 import { load } from '../../io';
 import { FisherDiagonal } from '../result';
-import { squisher, SquisherOptions } from '../squisher';
+import { squisher, SquisherOptions, SQUISHER_OPTIONS } from '../squisher';
+import { checkOptions, optionKeys, pickOptions } from '../../options';
 
 export interface TrainerCheckpoint {
   dir: string;
@@ -100,6 +101,10 @@ export interface TrainerDirOptions extends SquisherOptions {
   /** A model file to use instead of the folder's weights (e.g. a torch.save state_dict, for the order). */
   model?: string;
 }
+const TRAINER_DIR_OPTIONS = optionKeys<TrainerDirOptions>('squisherFromTrainerDir', {
+  batchSize: true, datasetSize: true, biasCorrection: true, useMax: true, paramNames: true, paramNamesLabel: true,
+  convention: true, preferConvention: true, optimizerIndex: true, allowGlobals: true, model: true,
+});
 
 /**
  * The Squisher of a Trainer checkpoint folder. B defaults to the examples behind one optimizer step:
@@ -108,9 +113,10 @@ export interface TrainerDirOptions extends SquisherOptions {
  * mappings, the Trainer's grouping decides (preferConvention 'hf-trainer').
  */
 export function squisherFromTrainerDir(dir: string, o: TrainerDirOptions = {}): FisherDiagonal {
+  checkOptions('squisherFromTrainerDir', o, TRAINER_DIR_OPTIONS);
   const ck = trainerCheckpoint(dir);
   const batchSize = o.batchSize ?? (ck.trainBatchSize !== undefined ? ck.trainBatchSize * (ck.gradientAccumulationSteps ?? 1) * (ck.numProcesses ?? 1) : undefined);
-  const F = squisher({ file: ck.optimizer, model: o.model ?? ck.model }, { ...o, batchSize, preferConvention: o.preferConvention ?? 'hf-trainer' });
+  const F = squisher({ file: ck.optimizer, model: o.model ?? ck.model }, { ...pickOptions(o, SQUISHER_OPTIONS), batchSize, preferConvention: o.preferConvention ?? 'hf-trainer' });
   Object.assign(F.meta, {
     trainerDir: dir,
     ...(o.batchSize === undefined && ck.trainBatchSize !== undefined ? {
