@@ -152,6 +152,30 @@ Consumer broadcastConsumer(Node* n, const torch::jit::AliasDb& aliases, torch::j
   }
 }
 
+// Whether v's value is the same for any values of the forward's inputs (self aside): it comes only from
+// constants, module attributes (buffers) and the inputs' shapes (aten::size), as position ids do. Unknown
+// origins (block outputs and parameters, anything else) count as input-dependent: the answer only ever
+// sends a use to the fallback, so "no" is the side that changes nothing.
+bool inputFree(Value* v, torch::jit::Graph& g) {
+  std::unordered_map<Value*, bool> seen;
+  std::vector<Value*> todo{v};
+  while (!todo.empty()) {
+    Value* x = todo.back();
+    todo.pop_back();
+    if (seen.count(x)) continue;
+    seen[x] = true;
+    Node* n = x->node();
+    if (n == g.param_node()) {
+      if (x != g.inputs()[0]) return false;
+      continue;
+    }
+    if (n->owningBlock() != g.block() || !n->blocks().empty()) return false;
+    if (n->kind() == c10::prim::Constant || n->kind() == c10::aten::size || n->kind() == c10::aten::dim) continue;
+    for (Value* in : n->inputs()) todo.push_back(in);
+  }
+  return true;
+}
+
 }  // namespace
 
 std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<std::string>& only) {
@@ -355,6 +379,7 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
   for (size_t i = 0; i < useNodes.size(); i++) {
     auto& use = plan->uses[i];
     const auto& c = consumers[i];
+    if (useNodes[i]->kind() == c10::aten::embedding) use.inputFreeIndices = inputFree(useNodes[i]->input(1), *g);
     if (!c.node) { use.noConsumer = c.why; continue; }
     Value* out = c.node->output();
     if (auto seen = consumerSlots.find(c.node); seen != consumerSlots.end()) {

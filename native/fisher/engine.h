@@ -43,6 +43,9 @@ struct Use {
   int64_t alphaSlot = -1;
   double sign = 1;
   std::string noConsumer;
+  // An embedding whose indices do not depend on the forward's inputs' values (positions from arange, a
+  // buffer): one lookup for the whole batch, whatever its leading size (capture.cpp).
+  bool inputFreeIndices = false;
 };
 
 struct Plan {

@@ -33,6 +33,7 @@ Ran collectRan(const Plan& p, const torch::jit::Stack& st, int64_t N) {
       size_t at = r.uv.size();
       auto out = value(use.outSlot, use.lifted);
       u.noConsumer = use.noConsumer;
+      u.inputFreeIndices = use.inputFreeIndices;
       if (auto c = use.lifted ? at::Tensor() : broadcastFrom(use, st, out, N, u); c.defined()) {
         r.ys.push_back(c);  // δ of the consumer: the broadcast embedding's per-sample δ (rules/embedding.cpp)
         r.yUse.push_back(at);

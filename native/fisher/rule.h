@@ -29,6 +29,7 @@ struct UseValues {
   double factor = 1;
   at::Tensor output;
   std::string noConsumer;  // why no such consumer was used (for the fallback's reason)
+  bool inputFreeIndices = false;  // Use::inputFreeIndices
 };
 
 // Thrown by a rule when this use cannot be split per sample (the parameter then takes the fallback).

@@ -110,6 +110,8 @@ test('position embeddings broadcast over the batch by one add/sub are on the fas
     'and it is not broadcast over the batch by one add/sub: its output has 2 consumers, not one elementwise aten::add/aten::sub');
   expect(await pos('pos_view')).toMatch(/^fallback \(vmapped backward\): .*the output of its consumer aten::add_ is read after it through another alias \(h\.1, input of aten::tanh\)$/);
   expect(await pos('pos_rewrite')).toMatch(/^fallback \(vmapped backward\): .*the output of its consumer aten::add_ is written in place again by aten::mul_$/);
+  expect(await pos('pos_twice_tn')).toBe('fallback (vmapped backward): embedding indices have shape [4] but do not depend on the input\'s values (one lookup for the whole batch), ' +
+    'so dim 0 is not known to be the batch, and they are not broadcast over the batch by one add/sub: its output has 2 consumers, not one elementwise aten::add/aten::sub');
   expect(await pos('pos_tn')).toMatch(/^fallback \(vmapped backward\): the add\/sub broadcasting the embedding over the batch has shape \[4, 4, 6\]: the batch size 4 is also the size of another leading dim/);
 });
 

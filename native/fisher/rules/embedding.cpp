@@ -37,6 +37,13 @@ class EmbeddingRule : public Rule {
       throw NotPerSample(std::string(e.what()) + ", and it is not broadcast over the batch by one add/sub: " + u.noConsumer);
     }
     unambiguousSamples(u.in[1].toTensor(), u, u.in[1].toTensor().dim(), "embedding indices");
+    if (u.inputFreeIndices && u.in[1].toTensor().dim() == 1) {
+      // positions [T] with T = N look exactly like per-sample ids [N]; ids that no input value reaches are
+      // one lookup for the whole batch, so reading dim 0 as the samples would be a guess
+      throw NotPerSample("embedding indices have shape " + c10::str(u.in[1].toTensor().sizes()) +
+                         " but do not depend on the input's values (one lookup for the whole batch), so dim 0 is not known to be the batch" +
+                         (u.noConsumer.empty() ? std::string() : ", and they are not broadcast over the batch by one add/sub: " + u.noConsumer));
+    }
   }
   at::Tensor perSample(const UseValues& u, const std::string&, int64_t s, int64_t c) const override {
     auto l = lookup(u);
