@@ -37,7 +37,9 @@ static void accumulateFast(Param& p, const std::vector<std::pair<size_t, std::st
     }
   }
   int64_t N = uv[live[0].first].N;
-  int64_t c = chunkFor(p.acc.numel() * p.acc.element_size() * 2, N);
+  // chunks of a quarter of the per-rule budget (16 MiB): on resnet18 they ran as fast as 32 MiB ones (64 MiB
+  // and more ran slower: cache) and lowered the peak by ~20 MiB; the square is in place (below) where it can be
+  int64_t c = chunkFor(p.acc.numel() * p.acc.element_size() * 4, N);
   std::vector<int64_t> shape{0};
   for (auto s : p.acc.sizes()) shape.push_back(s);
   for (int64_t s = 0; s < N; s += c) {
