@@ -12,6 +12,7 @@
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace sq::fisher {
 using torch::jit::Node;
@@ -176,6 +177,92 @@ bool inputFree(Value* v, torch::jit::Graph& g) {
   return true;
 }
 
+// The values that carry the samples: computed from the forward's inputs (all but `self`) through their
+// data or through the batch size. A tensor made from parameters, buffers and constants alone, or from
+// sizes other than the batch's (torch.arange(ids.size(1))), has no sample dim even when its first dim
+// happens to equal the batch size (a learned query bank of Q = N rows, position ids [T] with T = N): a
+// rule reading its rows as samples gives a wrong Fisher that looks right. Over-approximated where unsure
+// (any op with a carrying input carries; a value written in place by an op with a carrying input
+// carries), so it only ever refuses what the shape checks would have let through.
+std::unordered_set<const Value*> fromInputs(torch::jit::Graph& g, const torch::jit::AliasDb& aliases) {
+  std::unordered_set<const Value*> in;
+  for (size_t i = 1; i < g.inputs().size(); i++) in.insert(g.inputs()[i]);
+  auto has = [&](const Value* v) { return in.count(v) > 0; };
+  // the dim a size read picks (x.size(d), x.size()[d], N, T = x.size()): -1 when not a constant
+  auto constDim = [](const Value* v, const Value* of) -> int64_t {
+    auto c = torch::jit::toIValue(v);
+    if (!c || !c->isInt()) return -1;
+    int64_t d = c->toInt();
+    if (d < 0) {
+      auto t = of->type()->cast<c10::TensorType>();
+      auto rank = t ? t->dim() : std::nullopt;
+      if (!rank) return -1;
+      d += static_cast<int64_t>(*rank);
+    }
+    return d;
+  };
+  auto sizeList = [](const Value* v) { return v->node()->kind() == c10::aten::size && v->node()->inputs().size() == 1; };
+  std::vector<Node*> writers;
+  eachNode(g.block(), [&](Node* n) {
+    if (auto s = n->maybeSchema(); s && s->is_mutable()) writers.push_back(n);
+  });
+  std::vector<Value*> all;
+  for (Value* v : g.inputs()) all.push_back(v);
+  eachNode(g.block(), [&](Node* n) {
+    for (auto* b : n->blocks()) for (Value* v : b->inputs()) all.push_back(v);
+    for (Value* v : n->outputs()) all.push_back(v);
+  });
+  for (bool changed = true; changed;) {
+    changed = false;
+    auto mark = [&](const Value* v) { if (in.insert(v).second) changed = true; };
+    eachNode(g.block(), [&](Node* n) {
+      auto k = n->kind();
+      if (k == c10::prim::If) {
+        for (size_t i = 0; i < n->outputs().size(); i++) {
+          for (auto* b : n->blocks()) if (has(b->outputs()[i])) mark(n->output(i));
+        }
+        return;
+      }
+      if (k == c10::prim::Loop) {
+        auto* body = n->blocks()[0];
+        for (size_t i = 0; i < n->outputs().size(); i++) {
+          if (has(n->input(i + 2)) || has(body->outputs()[i + 1])) {
+            mark(n->output(i));
+            mark(body->inputs()[i + 1]);
+          }
+        }
+        return;
+      }
+      if (k == c10::aten::dim) return;
+      if (k == c10::aten::size && n->inputs().size() == 2) {
+        if (has(n->input(0)) && constDim(n->input(1), n->input(0)) == 0) mark(n->output());
+        else if (has(n->input(0)) && constDim(n->input(1), n->input(0)) < 0 && !torch::jit::toIValue(n->input(1))) mark(n->output());
+        return;
+      }
+      if (k == c10::aten::__getitem__ && sizeList(n->input(0))) {
+        if (has(n->input(0)) && constDim(n->input(1), n->input(0)->node()->input(0)) == 0) mark(n->output());
+        else if (has(n->input(0)) && !torch::jit::toIValue(n->input(1))) mark(n->output());
+        return;
+      }
+      if (k == c10::prim::ListUnpack && sizeList(n->input(0))) {
+        if (has(n->input(0))) mark(n->output(0));
+        return;
+      }
+      if (std::any_of(n->inputs().begin(), n->inputs().end(), has)) {
+        for (Value* v : n->outputs()) mark(v);
+        for (auto* b : n->blocks()) for (Value* v : b->inputs()) mark(v);
+      }
+    });
+    for (Node* w : writers) {
+      if (std::none_of(w->inputs().begin(), w->inputs().end(), has)) continue;
+      for (Value* v : all) {
+        if (!has(v) && aliases.writesToAlias(w, torch::jit::ValueSet{v})) mark(v);
+      }
+    }
+  }
+  return in;
+}
+
 }  // namespace
 
 std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<std::string>& only) {
@@ -286,10 +373,18 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
   }
 
   // ---- an embedding's broadcasting add/sub (found before any rewrite: the alias analysis is of this graph) ----
+  // ---- and whether each use's activation (an embedding's indices), or that add/sub's output, carries the samples ----
   std::vector<Consumer> consumers;
+  std::vector<std::pair<bool, bool>> carries;
   {
     torch::jit::AliasDb consumerAliases(g);
-    for (Node* n : useNodes) consumers.push_back(broadcastConsumer(n, consumerAliases, *g));
+    auto carrying = fromInputs(*g, consumerAliases);
+    for (Node* n : useNodes) {
+      consumers.push_back(broadcastConsumer(n, consumerAliases, *g));
+      int act = registry().at(n->kind().toQualString())->activation();
+      Node* c = consumers.back().node;
+      carries.emplace_back(act < 0 || carrying.count(n->input(act)) > 0, c && carrying.count(c->output()) > 0);
+    }
   }
 
   // ---- capture: each use's inputs and output become graph outputs ----
@@ -323,6 +418,8 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
     Node* n = useNodes[i];
     Use use;
     use.kind = n->kind().toQualString();
+    use.fromInput = carries[i].first;
+    use.consumerFromInput = carries[i].second;
     use.rule = registry().at(use.kind);
     int act = use.rule->activation();
     Value* y = n->output();

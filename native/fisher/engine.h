@@ -46,6 +46,11 @@ struct Use {
   // An embedding whose indices do not depend on the forward's inputs' values (positions from arange, a
   // buffer): one lookup for the whole batch, whatever its leading size (capture.cpp).
   bool inputFreeIndices = false;
+  // Whether the activation (an embedding's indices), and that add/sub's output, are computed from the
+  // forward's inputs (capture.cpp's fromInputs): a value made of parameters and constants alone has no
+  // sample dim, whatever its shape, and the use then takes the fallback.
+  bool fromInput = true;
+  bool consumerFromInput = false;
 };
 
 struct Plan {

@@ -34,8 +34,10 @@ Ran collectRan(const Plan& p, const torch::jit::Stack& st, int64_t N) {
       auto out = value(use.outSlot, use.lifted);
       u.noConsumer = use.noConsumer;
       u.inputFreeIndices = use.inputFreeIndices;
+      u.fromInput = use.fromInput;
       if (auto c = use.lifted ? at::Tensor() : broadcastFrom(use, st, out, N, u); c.defined()) {
         r.ys.push_back(c);  // δ of the consumer: the broadcast embedding's per-sample δ (rules/embedding.cpp)
+        u.fromInput = use.consumerFromInput;
         r.yUse.push_back(at);
       } else if (out.isTensor() && out.toTensor().requires_grad()) {
         r.ys.push_back(out.toTensor());

@@ -30,6 +30,9 @@ struct UseValues {
   at::Tensor output;
   std::string noConsumer;  // why no such consumer was used (for the fallback's reason)
   bool inputFreeIndices = false;  // Use::inputFreeIndices
+  // Set by the engine: the activation (or, viaConsumer, the add/sub's output) is computed from the
+  // forward's inputs; false: it holds no samples whatever its shape (checked before the rule's check).
+  bool fromInput = true;
 };
 
 // Thrown by a rule when this use cannot be split per sample (the parameter then takes the fallback).

@@ -139,6 +139,16 @@ static bool vmappedDeltas(const at::Tensor& z, const at::Tensor& G, const std::v
   }
 }
 
+// Why a use whose activation is not computed from the forward's inputs cannot be split per sample.
+static std::string notFromInput(const Use& use, const UseValues& u) {
+  const char* what = use.kind == "aten::embedding" ? "indices" : "input";
+  std::string s = use.kind + " " + what + " is computed from parameters, buffers and constants alone (not from the model's input), so it " +
+                  "holds no samples whatever its shape";
+  if (u.viaConsumer) return use.kind + " is broadcast by an add/sub whose output is not computed from the model's input";
+  if (!u.noConsumer.empty()) s += ", and it is not broadcast over the batch by one add/sub: " + u.noConsumer;
+  return s;
+}
+
 int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& y0, const StepOptions& o) {
   at::AutoGradMode gradOn(true);
   torch::jit::Stack st;
@@ -182,7 +192,12 @@ int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& 
       auto& prm = p.params[pi];
       if (prm.fallback) continue;
       try {
-        for (auto& [ui, role] : r.paramUses[pi]) if (uv[ui].delta.defined()) r.uses[ui]->rule->check(uv[ui]);
+        for (auto& [ui, role] : r.paramUses[pi]) {
+          if (!uv[ui].delta.defined()) continue;
+          r.uses[ui]->rule->check(uv[ui]);  // the shapes first: their reason is the plainer one
+          // shapes that pass by coincidence (a first dim equal to the batch size) in a value without samples
+          if (!uv[ui].fromInput) throw NotPerSample(notFromInput(*r.uses[ui], uv[ui]));
+        }
       } catch (const NotPerSample& e) {
         if (!o.allowFallback) throw std::invalid_argument(std::string("[OptionError] no fast path for parameter '") + prm.name + "': " + e.what());
         prm.fallback = true;
