@@ -2,6 +2,7 @@
 import { native } from '../native';
 import { Tensor, wrap } from '../tensor/tensor';
 import { OptionError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 function withGradMode<T>(on: boolean, fn: () => T): T {
   const prev = native.setGradEnabled(on);
@@ -33,9 +34,11 @@ export interface GradOptions {
   /** Inputs that do not influence the outputs get null instead of an error. */
   allowUnused?: boolean;
 }
+const GRAD_OPTIONS = optionKeys<GradOptions>('autograd.grad', { gradOutputs: true, retainGraph: true, createGraph: true, allowUnused: true });
 
 /** d(outputs)/d(inputs), as torch.autograd.grad. */
 export function grad(outputs: Tensor | Tensor[], inputs: Tensor[], o: GradOptions = {}): (Tensor | null)[] {
+  checkOptions('grad', o, GRAD_OPTIONS);
   const outs = Array.isArray(outputs) ? outputs : [outputs];
   return wrap(native.grad(outs.map((t) => t.handle), inputs.map((t) => t.handle),
     o.gradOutputs ? o.gradOutputs.map((g) => (g ? g.handle : null)) : null,

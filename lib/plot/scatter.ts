@@ -3,8 +3,10 @@
 // axis and are left out (their count is printed on the plot); large diagonals are subsampled evenly.
 import { PNG } from 'pngjs';
 import { OptionError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 export interface ScatterOptions { title?: string; xLabel?: string; yLabel?: string; maxPoints?: number; width?: number; height?: number; }
+const SCATTER_OPTIONS = optionKeys<ScatterOptions>('scatterSvg', { title: true, xLabel: true, yLabel: true, maxPoints: true, width: true, height: true });
 
 interface Layout { px: Float64Array; py: Float64Array; lo: [number, number]; hi: [number, number]; dropped: number; kept: number; }
 
@@ -34,6 +36,7 @@ function layout(x: ArrayLike<number>, y: ArrayLike<number>, w: number, h: number
 const esc = (s: string): string => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' }[c]!));
 
 export function scatterSvg(x: ArrayLike<number>, y: ArrayLike<number>, o: ScatterOptions = {}): string {
+  checkOptions('scatterSvg', o, SCATTER_OPTIONS);
   const w = o.width ?? 640, h = o.height ?? 520;
   const L = layout(x, y, w, h, o.maxPoints ?? 20000);
   const pw = w - M.l - M.r, ph = h - M.t - M.b;
@@ -60,6 +63,7 @@ export function scatterSvg(x: ArrayLike<number>, y: ArrayLike<number>, o: Scatte
 
 /** The same plot as a PNG (points and axes; tick labels are SVG-only, the PNG is for quick looks). */
 export function scatterPng(x: ArrayLike<number>, y: ArrayLike<number>, o: ScatterOptions = {}): Buffer {
+  checkOptions('scatterPng', o, SCATTER_OPTIONS);
   const w = o.width ?? 640, h = o.height ?? 520;
   const L = layout(x, y, w, h, o.maxPoints ?? 20000);
   const png = new PNG({ width: w, height: h });

@@ -4,12 +4,17 @@ import { AnyTypedArray, DType, DTYPE_SIZE, dtypeCode, dtypeOfArray } from './dty
 import { op } from './ops';
 import { Device, Shape, Tensor, wrap } from './tensor';
 import { ShapeError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 export interface TensorOptions {
   dtype?: DType;
   device?: Device;
   requiresGrad?: boolean;
 }
+const TENSOR_OPTIONS = optionKeys<TensorOptions>('zeros', { dtype: true, device: true, requiresGrad: true });
+/** tensor()'s options: TensorOptions, and the shape of a flat typed array. */
+export interface FromDataOptions extends TensorOptions { shape?: Shape; }
+const FROM_DATA_OPTIONS = optionKeys<FromDataOptions>('tensor', { dtype: true, device: true, requiresGrad: true, shape: true });
 
 type Nested = number | boolean | bigint | Nested[];
 
@@ -50,7 +55,8 @@ function flatten(data: Nested, shape: number[], depth: number, out: Nested[]): v
  * arrays. Numbers default to float32 (JS cannot tell 1 from 1.0); booleans to bool; bigints to int64.
  * For float16/bfloat16, pass a Uint16Array of bit patterns, or numbers (converted through float32).
  */
-export function tensor(data: Nested | ArrayBufferView, opts: TensorOptions & { shape?: Shape } = {}): Tensor {
+export function tensor(data: Nested | ArrayBufferView, opts: FromDataOptions = {}): Tensor {
+  checkOptions('tensor', opts, FROM_DATA_OPTIONS);
   if (ArrayBuffer.isView(data)) {
     let dtype = opts.dtype ?? dtypeOfArray(data);
     if (data instanceof Uint8Array && !opts.dtype) dtype = 'uint8';
@@ -93,32 +99,53 @@ function factory(name: string, overload: string, shape: Shape, extra: unknown[],
   return t;
 }
 
-export function zeros(shape: Shape, o: TensorOptions = {}): Tensor { return factory('aten::zeros', '', shape, [], o); }
-export function ones(shape: Shape, o: TensorOptions = {}): Tensor { return factory('aten::ones', '', shape, [], o); }
+export function zeros(shape: Shape, o: TensorOptions = {}): Tensor {
+  checkOptions('zeros', o, TENSOR_OPTIONS);
+  return factory('aten::zeros', '', shape, [], o);
+}
+export function ones(shape: Shape, o: TensorOptions = {}): Tensor {
+  checkOptions('ones', o, TENSOR_OPTIONS);
+  return factory('aten::ones', '', shape, [], o);
+}
 export function empty(shape: Shape, o: TensorOptions = {}): Tensor {
+  checkOptions('empty', o, TENSOR_OPTIONS);
   return wrap(native.callOp(op('aten::empty', 'memory_format'), [...shape], dtypeCode(o.dtype ?? 'float32'), null, o.device ?? null, null, null));
 }
-export function full(shape: Shape, value: number | boolean, o: TensorOptions = {}): Tensor { return factory('aten::full', '', shape, [value], o); }
+export function full(shape: Shape, value: number | boolean, o: TensorOptions = {}): Tensor {
+  checkOptions('full', o, TENSOR_OPTIONS);
+  return factory('aten::full', '', shape, [value], o);
+}
 /** Standard normal samples (uses the global generator: see manualSeed). */
-export function randn(shape: Shape, o: TensorOptions = {}): Tensor { return factory('aten::randn', '', shape, [], o); }
+export function randn(shape: Shape, o: TensorOptions = {}): Tensor {
+  checkOptions('randn', o, TENSOR_OPTIONS);
+  return factory('aten::randn', '', shape, [], o);
+}
 /** Uniform samples in [0, 1). */
-export function rand(shape: Shape, o: TensorOptions = {}): Tensor { return factory('aten::rand', '', shape, [], o); }
+export function rand(shape: Shape, o: TensorOptions = {}): Tensor {
+  checkOptions('rand', o, TENSOR_OPTIONS);
+  return factory('aten::rand', '', shape, [], o);
+}
 /** Integers uniform in [low, high). */
 export function randint(low: number, high: number, shape: Shape, o: TensorOptions = {}): Tensor {
+  checkOptions('randint', o, TENSOR_OPTIONS);
   return wrap(native.callOp(op('aten::randint', 'low'), low, high, [...shape], dtypeCode(o.dtype ?? 'int64'), null, o.device ?? null, null));
 }
 export function randperm(n: number, o: TensorOptions = {}): Tensor {
+  checkOptions('randperm', o, TENSOR_OPTIONS);
   return wrap(native.callOp(op('aten::randperm'), n, dtypeCode(o.dtype ?? 'int64'), null, o.device ?? null, null));
 }
 export function arange(start: number, end?: number, step = 1, o: TensorOptions = {}): Tensor {
+  checkOptions('arange', o, TENSOR_OPTIONS);
   if (end === undefined) { end = start; start = 0; }
   const dt = o.dtype ?? (Number.isInteger(start) && Number.isInteger(end) && Number.isInteger(step) ? 'int64' : 'float32');
   return wrap(native.callOp(op('aten::arange', 'start_step'), start, end, step, dtypeCode(dt), null, o.device ?? null, null));
 }
 export function linspace(start: number, end: number, steps: number, o: TensorOptions = {}): Tensor {
+  checkOptions('linspace', o, TENSOR_OPTIONS);
   return wrap(native.callOp(op('aten::linspace'), start, end, steps, dtypeCode(o.dtype ?? 'float32'), null, o.device ?? null, null));
 }
 export function eye(n: number, o: TensorOptions = {}): Tensor {
+  checkOptions('eye', o, TENSOR_OPTIONS);
   return wrap(native.callOp(op('aten::eye'), n, dtypeCode(o.dtype ?? 'float32'), null, o.device ?? null, null));
 }
 export function zerosLike(t: Tensor): Tensor { return wrap(native.callOp(op('aten::zeros_like'), t.handle)); }

@@ -7,6 +7,7 @@ import { op } from './ops';
 import { track } from './scope';
 import { noteCreated } from '../device/memory';
 import { OptionError, SquisherError } from '../errors';
+import { checkOptions, optionKeys } from '../options';
 
 export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | Scalar;
@@ -26,6 +27,10 @@ export type NestedList = number | boolean | NestedList[];
  * (`callOp<Tensor>(...)`, `const [a, b] = m.forward<[Tensor, Tensor]>(x)`): it is not checked at run time.
  */
 export type JitValue = Tensor | number | boolean | bigint | string | null | JitValue[] | Map<JitValue, JitValue>;
+
+/** Tensor.to's object form: where and as what (copy is accepted as PyTorch's; the result is always a new tensor). */
+export interface ToOptions { device?: Device; dtype?: DType; copy?: boolean; }
+const TO_OPTIONS = optionKeys<ToOptions>('Tensor.to', { device: true, dtype: true, copy: true });
 
 /**
  * Converts a native result (a handle, an array of them, null) into Tensors. T is what the caller knows
@@ -140,7 +145,8 @@ export class Tensor {
 
   // ---- conversion ----
   /** A copy on another device and/or dtype (always a new tensor, unlike PyTorch which may return self). */
-  to(target: Device | DType | { device?: Device; dtype?: DType; copy?: boolean }): Tensor {
+  to(target: Device | DType | ToOptions): Tensor {
+    if (typeof target === 'object') checkOptions('Tensor.to', target, TO_OPTIONS);
     const o = typeof target === 'string' ? (target in DTYPE_SIZE ? { dtype: target as DType } : { device: target }) : target;
     return wrap(native.callOp(op('aten::_to_copy'), this.handle, o.dtype === undefined ? null : dtypeCode(o.dtype),
       null, o.device ?? null, null, false, null)) as Tensor;

@@ -6,8 +6,11 @@ import * as path from 'path';
 import {
   apps, compareDiagonals, convert, data, distributed, fisherDiagonal, func, inspect, load, loadAsync, loadSafetensors,
   loadStateDict, loadTorchScript, nn, optim, OptionError, perSampleGrads, save, saveSafetensors, saveStateDict,
-  ScriptModule, ShardedCheckpoint, squisher, tensor, train,
+  ScriptModule, ShardedCheckpoint, squisher, tensor, train, zeros, ones, empty, full, randn, rand, randint, randperm,
+  arange, linspace, eye, grad as autogradGrad,
 } from '../../lib';
+import { lossByName } from '../../lib/nn/loss';
+import { scatterPng, scatterSvg } from '../../lib/plot';
 import { squisherFromTrainerDir } from '../../lib/fisher';
 import { optionKeys, optionLists } from '../../lib/options';
 import { fixture, tmpDir } from '../helpers/oracle';
@@ -80,6 +83,30 @@ function entries(): Entry[] {
     { list: 'safetensorsFolder', who: 'safetensorsFolder', call: (o) => distributed.safetensorsFolder(none, any(o)) },
     { list: 'distributedMerge', who: 'distributedMerge', call: (o) => distributed.distributedMerge([], null, any(o)) },
     { list: 'distributedPrune', who: 'distributedPrune', call: (o) => distributed.distributedPrune(src, null, any(o)) },
+    { list: 'tensor', who: 'tensor', call: (o) => tensor([1, 2], any(o)) },
+    { list: 'zeros', who: 'zeros', call: (o) => zeros([2], any(o)) },
+    { list: 'zeros', who: 'ones', call: (o) => ones([2], any(o)) },
+    { list: 'zeros', who: 'empty', call: (o) => empty([2], any(o)) },
+    { list: 'zeros', who: 'full', call: (o) => full([2], 1, any(o)) },
+    { list: 'zeros', who: 'randn', call: (o) => randn([2], any(o)) },
+    { list: 'zeros', who: 'rand', call: (o) => rand([2], any(o)) },
+    { list: 'zeros', who: 'randint', call: (o) => randint(0, 3, [2], any(o)) },
+    { list: 'zeros', who: 'randperm', call: (o) => randperm(3, any(o)) },
+    { list: 'zeros', who: 'arange', call: (o) => arange(0, 3, 1, any(o)) },
+    { list: 'zeros', who: 'linspace', call: (o) => linspace(0, 1, 3, any(o)) },
+    { list: 'zeros', who: 'eye', call: (o) => eye(2, any(o)) },
+    { list: 'Tensor.to', who: 'Tensor.to', call: (o) => x.to(any(o)) },
+    { list: 'autograd.grad', who: 'grad', call: (o) => autogradGrad(x.sum(), [x], any(o)) },
+    { list: 'crossEntropy', who: 'crossEntropy', call: (o) => nn.crossEntropy(x, y, any(o)) },
+    { list: 'nllLoss', who: 'nllLoss', call: (o) => nn.nllLoss(x, y, any(o)) },
+    { list: 'mseLoss', who: 'mseLoss', call: (o) => nn.mseLoss(x, x, any(o)) },
+    { list: 'mseLoss', who: 'lossByName', call: (o) => lossByName('mse', any(o)) },
+    { list: 'Conv', who: 'Conv1d', call: (o) => new nn.Conv1d(1, 1, 1, any(o)) },
+    { list: 'Conv', who: 'Conv2d', call: (o) => new nn.Conv2d(1, 1, 1, any(o)) },
+    { list: 'BatchNorm', who: 'BatchNorm1d', call: (o) => new nn.BatchNorm1d(2, any(o)) },
+    { list: 'BatchNorm', who: 'BatchNorm2d', call: (o) => new nn.BatchNorm2d(2, any(o)) },
+    { list: 'scatterSvg', who: 'scatterSvg', call: (o) => scatterSvg([1], [1], any(o)) },
+    { list: 'scatterSvg', who: 'scatterPng', call: (o) => scatterPng([1], [1], any(o)) },
   ];
 }
 

@@ -1,6 +1,7 @@
 import { callOp, Tensor } from '../../tensor/tensor';
 import { uniformFanIn } from '../init';
 import { Module } from '../module';
+import { checkOptions, optionKeys } from '../../options';
 
 export interface ConvOptions {
   stride?: number | number[];
@@ -9,6 +10,7 @@ export interface ConvOptions {
   groups?: number;
   bias?: boolean;
 }
+const CONV_OPTIONS = optionKeys<ConvOptions>('Conv', { stride: true, padding: true, dilation: true, groups: true, bias: true });
 
 function nd(v: number | number[] | undefined, n: number, dflt: number): number[] {
   if (v === undefined) return Array(n).fill(dflt);
@@ -24,6 +26,7 @@ export abstract class ConvNd extends Module {
   readonly kernelSize: number[];
   constructor(readonly dims: 1 | 2, readonly inChannels: number, readonly outChannels: number, kernel: number | number[], o: ConvOptions = {}) {
     super();
+    checkOptions(new.target.name, o, CONV_OPTIONS);
     this.kernelSize = nd(kernel, dims, 1);
     this.stride = nd(o.stride, dims, 1);
     this.padding = nd(o.padding, dims, 0);

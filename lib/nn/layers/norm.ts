@@ -2,14 +2,17 @@ import { noGrad } from '../../autograd';
 import { ones, zeros, tensor } from '../../tensor/create';
 import { callOp, Tensor } from '../../tensor/tensor';
 import { Module } from '../module';
+import { checkOptions, optionKeys } from '../../options';
 
 export interface BatchNormOptions { eps?: number; momentum?: number; affine?: boolean; trackRunningStats?: boolean; }
+const BN_OPTIONS = optionKeys<BatchNormOptions>('BatchNorm', { eps: true, momentum: true, affine: true, trackRunningStats: true });
 
 /** BatchNorm1d/2d: batch statistics in training (updating running stats), running stats in eval. */
 export class BatchNorm extends Module {
   readonly eps: number;
   readonly momentum: number;
   constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
+    checkOptions(new.target.name, o, BN_OPTIONS);
     super();
     this.eps = o.eps ?? 1e-5;
     this.momentum = o.momentum ?? 0.1;
