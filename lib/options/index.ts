@@ -31,8 +31,11 @@ const lists = new Map<string, readonly string[]>();
  * every entry point with a mistyped key.
  */
 export function optionKeys<T>(name: string, keys: KeyList<T>): readonly string[] {
-  if (lists.has(name)) throw new Error(`optionKeys: '${name}' is registered twice`);
   const list = Object.freeze(Object.keys(keys));
+  // The same module evaluated again (a cleared require cache) registers the same list: fine. Another list
+  // under a taken name is a mistake in this library.
+  const had = lists.get(name);
+  if (had && had.join() !== list.join()) throw new Error(`optionKeys: '${name}' is registered twice, with different keys`);
   lists.set(name, list);
   return list;
 }

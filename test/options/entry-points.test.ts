@@ -158,7 +158,9 @@ describe('optionKeys: the list is checked against the interface by the compiler'
     };
     expect(typeof typeOnly).toBe('function');
   });
-  test('a list registered twice is a mistake', () => {
-    expect(() => optionKeys<{ fit?: number }>('fit', { fit: true })).toThrow(/'fit' is registered twice/);
+  test('a name registered twice with other keys is a mistake; the same list again (a module evaluated twice) is not', () => {
+    expect(() => optionKeys<{ fit?: number }>('fit', { fit: true })).toThrow(/'fit' is registered twice, with different keys/);
+    const again = [...optionLists().get('evaluate')!];
+    expect(optionKeys<{ lossFn?: number; batchSize?: number }>('evaluate', { lossFn: true, batchSize: true })).toEqual(again);
   });
 });
