@@ -179,7 +179,7 @@ bool inputFree(Value* v, torch::jit::Graph& g) {
 
 // The values that carry the samples: computed from the forward's inputs (all but `self`) through their
 // data or through the batch size. A tensor made from parameters, buffers and constants alone, or from
-// sizes other than the batch's (torch.arange(ids.size(1))), has no sample dim even when its first dim
+// sizes other than the batch's (torch.arange(ids.size(1))), or from one sample of an input (x[i]), has no sample dim even when its first dim
 // happens to equal the batch size (a learned query bank of Q = N rows, position ids [T] with T = N): a
 // rule reading its rows as samples gives a wrong Fisher that looks right. Over-approximated where unsure
 // (any op with a carrying input carries; a value written in place by an op with a carrying input
@@ -200,6 +200,13 @@ std::unordered_set<const Value*> fromInputs(torch::jit::Graph& g, const torch::j
       d += static_cast<int64_t>(*rank);
     }
     return d;
+  };
+  // an input of the forward, seen through casts (the batch is its dim 0, as fisherDiagonal batches it)
+  auto isInput = [&](const Value* v) {
+    while (v->node()->kind() == c10::aten::to || v->node()->kind() == c10::aten::contiguous || v->node()->kind() == c10::aten::detach) {
+      v = v->node()->input(0);
+    }
+    return v->node() == g.param_node() && v != g.inputs()[0];
   };
   auto sizeList = [](const Value* v) { return v->node()->kind() == c10::aten::size && v->node()->inputs().size() == 1; };
   std::vector<Node*> writers;
@@ -234,6 +241,10 @@ std::unordered_set<const Value*> fromInputs(torch::jit::Graph& g, const torch::j
         return;
       }
       if (k == c10::aten::dim) return;
+      if ((k == c10::aten::select || k == c10::aten::unbind) && n->inputs().size() >= 2 && constDim(n->input(1), n->input(0)) == 0 &&
+          isInput(n->input(0))) {
+        return;  // one sample of the input batch (x[i] in a loop over the samples): its rows are no samples
+      }
       if (k == c10::aten::size && n->inputs().size() == 2) {
         if (has(n->input(0)) && constDim(n->input(1), n->input(0)) == 0) mark(n->output());
         else if (has(n->input(0)) && constDim(n->input(1), n->input(0)) < 0 && !torch::jit::toIValue(n->input(1))) mark(n->output());

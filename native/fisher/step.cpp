@@ -142,8 +142,8 @@ static bool vmappedDeltas(const at::Tensor& z, const at::Tensor& G, const std::v
 // Why a use whose activation is not computed from the forward's inputs cannot be split per sample.
 static std::string notFromInput(const Use& use, const UseValues& u) {
   const char* what = use.kind == "aten::embedding" ? "indices" : "input";
-  std::string s = use.kind + " " + what + " is computed from parameters, buffers and constants alone (not from the model's input), so it " +
-                  "holds no samples whatever its shape";
+  std::string s = use.kind + " " + what + " is computed from parameters, buffers and constants alone, or from one sample of an input (x[i]), " +
+                  "not from the model's input batch, so it holds no samples whatever its shape";
   if (u.viaConsumer) return use.kind + " is broadcast by an add/sub whose output is not computed from the model's input";
   if (!u.noConsumer.empty()) s += ", and it is not broadcast over the batch by one add/sub: " + u.noConsumer;
   return s;

@@ -1,6 +1,6 @@
 // Adversarial models for the graph-level Fisher engine (scripts/fixtures/fisher_adversarial.py): shapes that
 // could fool its sample-dim logic (a learned query bank with Q = N, position ids [T] with T = N reached
-// through unsqueeze/expand/a Linear, time-major activations, a last batch of 1), in-place writes to captured
+// through unsqueeze/expand/a Linear, a loop over the samples x[i] with T = N, time-major activations, a last batch of 1), in-place writes to captured
 // values in loops, `while` with break, nested loops, a list of captured outputs stacked, one weight used by
 // aten::linear and aten::matmul in the two branches of an `if`, einsum/bmm, a sequence with no label, multi-dim
 // regression, dropout saved in training mode, a timm ViT with as many tokens as samples. Every variant, both
@@ -70,10 +70,15 @@ test('what stays on the fast path: captured uses in loops, ifs and in-place rewr
 });
 
 test('a value without samples whose first dim equals the batch size (learned queries, position rows with T = N) takes the fallback, and meta says why', async () => {
-  const why = "aten::linear input is computed from parameters, buffers and constants alone (not from the model's input), so it holds no samples whatever its shape";
+  const why = "aten::linear input is computed from parameters, buffers and constants alone, or from one sample of an input (x[i]), not from the model's input batch, so it holds no samples whatever its shape";
   const lq = await perParameter('learned_query');
   expect(lq).toMatchObject({ 'kproj.weight': `fallback (vmapped backward): ${why}`, 'vproj.bias': `fallback (vmapped backward): ${why}`, 'qproj.weight': 'fast (aten::linear)' });
   expect((await perParameter('pos_proj'))['proj.weight']).toBe(`fallback (vmapped backward): ${why}`);
+  // a loop over the samples: x[i] is one sample's [T, C] with T = N
+  expect((await perParameter('per_sample_loop'))['enc.weight']).toBe(`fallback (vmapped backward): ${why}`);
+  // the queries expanded over the batch (q.expand(N, ...)) do have a sample per row, and a 1-D per-sample id is a sample
+  expect(await perParameter('expanded_query')).toMatchObject({ 'kproj.weight': 'fast (aten::linear)', 'qproj.weight': 'fast (aten::linear)' });
+  expect((await perParameter('class_cond'))['cond.weight']).toBe('fast (aten::embedding)');
   const consumers: Record<string, string> = { pos_expand: 'its consumer aten::expand_as', pos_proj: 'its consumer aten::linear', pos_twice_tn: 'its output has 2 consumers' };
   for (const [name, c] of Object.entries(consumers)) {
     const how = (await perParameter(name))['pos.weight'];
