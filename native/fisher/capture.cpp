@@ -392,7 +392,7 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
     auto carrying = fromInputs(*g, consumerAliases);
     for (Node* n : useNodes) {
       consumers.push_back(broadcastConsumer(n, consumerAliases, *g));
-      int act = registry().at(n->kind().toQualString())->activation();
+      int act = registry().at(n->kind().toQualString())->activationOf(n);
       Node* c = consumers.back().node;
       carries.emplace_back(act < 0 || carrying.count(n->input(act)) > 0, c && carrying.count(c->output()) > 0);
     }
@@ -422,7 +422,7 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
   std::vector<std::pair<bool, bool>> written;  // (output written in place later, activation written in place later)
   for (Node* n : useNodes) {
     const Rule* rule = registry().at(n->kind().toQualString());
-    int act = rule->activation();
+    int act = rule->activationOf(n);
     written.emplace_back(writtenAfter(n, n->output()), act >= 0 && writtenAfter(n, n->input(act)));
   }
   for (size_t i = 0; i < useNodes.size(); i++) {
@@ -432,7 +432,8 @@ std::unique_ptr<Plan> buildPlan(const torch::jit::Module& m, const std::vector<s
     use.fromInput = carries[i].first;
     use.consumerFromInput = carries[i].second;
     use.rule = registry().at(use.kind);
-    int act = use.rule->activation();
+    int act = use.rule->activationOf(n);
+    use.act = act;
     Value* y = n->output();
     Node* last = n;  // the captured values are all computed by here
     if (written[i].first) {

@@ -30,6 +30,7 @@ struct Use {
   std::vector<size_t> inSlots;  // stack positions (after the run) of the node's inputs
   size_t outSlot = 0;           // stack position of the node's output (δ is taken w.r.t. it)
   int64_t sourceSlot = -1;      // stack position of the activation's reshape source, if any
+  int act = -1;                 // the activation's input index (Rule::activationOf this node), or -1
   // Inside an `if` or loop body, values come back as lists with one element per run of the body (see
   // capture.cpp): which slots are such lists. A use whose output is lifted has 0..k instances per batch.
   std::vector<bool> inLifted;

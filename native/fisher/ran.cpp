@@ -21,7 +21,7 @@ Ran collectRan(const Plan& p, const torch::jit::Stack& st, int64_t N) {
       UseValues u;
       for (size_t j = 0; j < use.inSlots.size(); j++) u.in.push_back(value(use.inSlots[j], use.inLifted[j]));
       u.N = N;
-      int act = use.rule->activation();
+      int act = use.act;
       if (use.sourceSlot >= 0 && act >= 0 && u.in[act].isTensor()) {
         auto src = value(use.sourceSlot, use.sourceLifted);
         if (src.isTensor()) {

@@ -48,12 +48,18 @@ class Rule {
   virtual const char* role(const torch::jit::Node* n, size_t index) const = 0;
   // The input index holding the activation (for the reshape-source check), or -1.
   virtual int activation() const { return 0; }
+  // The activation's input index for this node: by default activation(); an elementwise op takes the
+  // parameter as either operand, so its activation is whichever operand the node's parameter is not.
+  virtual int activationOf(const torch::jit::Node*) const { return activation(); }
   // Per-sample gradients [count, *param shape] of the parameter in `role`, samples [start, start+count).
   virtual at::Tensor perSample(const UseValues& u, const std::string& role, int64_t start, int64_t count) const = 0;
   // Σ_n g_n² when this is the parameter's only use, or an undefined tensor to fall back to perSample.
   virtual at::Tensor sumSquares(const UseValues& u, const std::string& role) const { return {}; }
   // Throws NotPerSample when the values cannot be split per sample (checked before any accumulation).
   virtual void check(const UseValues& u) const {}
+  // check() for the use of the parameter in `role` (what the engine calls): an elementwise rule's
+  // conditions are on the parameter's operand, which only the role names.
+  virtual void checkRole(const UseValues& u, const std::string& role) const { check(u); }
 };
 
 // op name ("aten::linear") -> rule
@@ -76,6 +82,13 @@ bool batchSizeRepeats(const at::Tensor& t, int64_t N, int64_t end);
 // appears in dims 1..end-1 too, since the sample dim is then not known from the shape.
 void unambiguousSamples(const at::Tensor& t, const UseValues& u, int64_t end, const char* what);
 // Samples per chunk so that `bytesPerSample` × chunk stays under the per-rule memory budget.
+// For an elementwise op whose output's dim 0 is the samples: throws NotPerSample unless the parameter p
+// (broadcast against the activation x) is the same for every sample (right-aligned, it has fewer dims than
+// the output or size 1 in the output's dim 0) and x and the output are [N, ...] with N in no other dim.
+void broadcastOverSamples(const at::Tensor& p, const at::Tensor& x, const at::Tensor& delta, const UseValues& u, const char* op);
+// Per-sample t [c, *output dims] summed over the dims along which the parameter of shape p was broadcast
+// (as autograd reduces a broadcast operand's gradient): [c, ...] with p's elements.
+at::Tensor sumToParam(const at::Tensor& t, at::IntArrayRef p);
 int64_t chunkFor(int64_t bytesPerSample, int64_t n);
 std::vector<int64_t> intList(const c10::IValue& v);
 

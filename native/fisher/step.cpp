@@ -194,7 +194,7 @@ int64_t step(Plan& p, const std::vector<c10::IValue>& inputs, const at::Tensor& 
       try {
         for (auto& [ui, role] : r.paramUses[pi]) {
           if (!uv[ui].delta.defined()) continue;
-          r.uses[ui]->rule->check(uv[ui]);  // the shapes first: their reason is the plainer one
+          r.uses[ui]->rule->checkRole(uv[ui], role);  // the shapes first: their reason is the plainer one
           // shapes that pass by coincidence (a first dim equal to the batch size) in a value without samples
           if (!uv[ui].fromInput) throw NotPerSample(notFromInput(*r.uses[ui], uv[ui]));
         }

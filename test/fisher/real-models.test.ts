@@ -82,8 +82,8 @@ test('meta lists which parameters took the per-parameter fallback and why; the r
   const c = await perParameter('control');
   expect(Object.entries(c).filter(([, v]) => !v.startsWith('fast'))).toEqual([]);
   expect(await perParameter('loops')).toMatchObject({ 'cell.weight': 'fast (aten::linear ×2)', 'skip.weight': 'fast (aten::linear)', 'never.bias': 'fast (aten::linear)' });
-  const u = await perParameter('unsupported');
-  expect(u).toMatchObject({ scale: 'fallback (vmapped backward): used by aten::mul, which has no fast-path rule', 'act.weight': 'fallback (vmapped backward): used by aten::prelu, which has no fast-path rule', 'l1.weight': 'fast (aten::linear)' });
+  const u = await perParameter('unsupported', { batchSize: meta.batch });  // 8 samples would be [8, 8]: ambiguous
+  expect(u).toMatchObject({ scale: 'fast (aten::mul)', 'act.weight': 'fallback (vmapped backward): used by aten::prelu, which has no fast-path rule', 'l1.weight': 'fast (aten::linear)' });
   const g = await perParameter('gpt2');
   expect(g['m.transformer.h.0.attn.c_attn.weight']).toBe('fast (aten::addmm)');  // Conv1D: addmm on x.view(-1, nx)
   expect(await perParameter('misc')).toMatchObject({
@@ -115,6 +115,28 @@ test('position embeddings broadcast over the batch by one add/sub are on the fas
   expect(await pos('pos_tn')).toMatch(/^fallback \(vmapped backward\): the add\/sub broadcasting the embedding over the batch has shape \[4, 4, 6\]: the batch size 4 is also the size of another leading dim/);
 });
 
+test('parameters used directly by elementwise add/sub/mul/div are on the fast path; one not shared by the samples takes the fallback', async () => {
+  for (const name of ['elementwise', 'elementwise_traced']) {
+    const p = await perParameter(name, { batchSize: meta.batch });
+    expect({ name, p }).toEqual({ name, p: expect.objectContaining({
+      cbias: 'fast (aten::add)', mean: 'fast (aten::sub)', pos: 'fast (aten::add)', gamma: 'fast (aten::mul)', gamma2: 'fast (aten::mul)',
+      b: 'fast (aten::add)', num: 'fast (aten::div)',
+    }) });
+    expect(Object.entries(p).filter(([, v]) => !v.startsWith('fast'))).toEqual([]);
+  }
+  // rows [N, C] with N the batch size: row n is not shared by the samples, so not read as sample n's
+  expect(await perParameter('per_sample_shaped', { batchSize: meta.batch })).toMatchObject({
+    rows: "fallback (vmapped backward): elementwise add/sub: the parameter's shape [4, 5] varies along the samples dim of the output [4, 5]",
+    scale: 'fast (aten::mul)', 'l1.bias': 'fast (aten::linear)',
+  });
+  await expect(fisherDiagonal(load('per_sample_shaped').m, load('per_sample_shaped').d, { engine: 'fast', batchSize: meta.batch }))
+    .rejects.toThrow(/no fast path for parameter 'rows': elementwise add\/sub: the parameter's shape \[4, 5\] varies along the samples dim/);
+  // timm ViT: x + pos_embed and LayerScale's x * gamma; cls_token (aten::expand) has no rule
+  const v = await perParameter('vit', { variant: 'empirical', batchSize: meta.batch });
+  expect(v).toMatchObject({ pos_embed: 'fast (aten::add)', 'blocks.0.ls1.gamma': 'fast (aten::mul)', 'blocks.0.ls2.gamma': 'fast (aten::mul)' });
+  expect(v.cls_token).toMatch(/^fallback/);
+});
+
 test('bad input: typed errors naming the problem', async () => {
   const g = load('gpt2'), b = load('bert'), u = load('unsupported');
   await expect(fisherDiagonal(g.m, g.d, { output: 5, shift: true })).rejects.toThrow(new OptionError('fisherDiagonal: output 5 does not exist: the model returns a tuple of 2'));
@@ -126,7 +148,7 @@ test('bad input: typed errors naming the problem', async () => {
   await expect(fisherDiagonal(b.m, b.d, { shift: true })).rejects.toThrow(/shift \(causal LM\) needs logits \[N, T, C\]/);
   let pulled = 0;  // engine 'fast' refuses from the plan, before any batch is read
   const batches = { *[Symbol.iterator]() { pulled++; yield u.d; } };
-  await expect(fisherDiagonal(u.m, batches, { engine: 'fast' })).rejects.toThrow(/no fast path for parameter 'scale': used by aten::mul/);
+  await expect(fisherDiagonal(u.m, batches, { engine: 'fast' })).rejects.toThrow(/no fast path for parameter 'act.weight': used by aten::prelu/);
   expect(pulled).toBe(0);
   await expect(fisherDiagonal(u.m, u.d, { params: ['nope'] })).rejects.toThrow(/no trainable parameter\(s\) nope/);
 });

@@ -61,4 +61,31 @@ at::Tensor samplesBy3(const at::Tensor& t, const UseValues& u, const char* what)
                      std::to_string(u.N) + " samples");
 }
 
+void broadcastOverSamples(const at::Tensor& p, const at::Tensor& x, const at::Tensor& delta, const UseValues& u, const char* op) {
+  std::string what = std::string(op) + " output";
+  samplesFirst(delta, u, what.c_str());
+  // no dim of an elementwise op's output has a fixed meaning: [T, N, C] with T == N, or [C, N] with C == N
+  // (a transposed activation), would read rows that are not samples as samples
+  unambiguousSamples(delta, u, delta.dim(), what.c_str());
+  if (x.dim() != delta.dim() || x.size(0) != u.N) {
+    throw NotPerSample(std::string(op) + ": the operand beside the parameter has shape " + c10::str(x.sizes()) +
+                       ", not [" + std::to_string(u.N) + ", ...] as the output " + c10::str(delta.sizes()));
+  }
+  if (p.dim() > delta.dim() || (p.dim() == delta.dim() && p.size(0) != 1)) {
+    // a parameter whose leading dim lines up with the samples is not shared by them: the gradient of its
+    // row n is not sample n's alone to sum over
+    throw NotPerSample(std::string(op) + ": the parameter's shape " + c10::str(p.sizes()) + " varies along the samples dim of the output " +
+                       c10::str(delta.sizes()));
+  }
+}
+
+at::Tensor sumToParam(const at::Tensor& t, at::IntArrayRef p) {
+  std::vector<int64_t> target(static_cast<size_t>(t.dim()), 1);
+  target[0] = t.size(0);
+  // p right-aligned against t's dims 1..end (a leading size-1 dim of p in t's dim 0 drops out)
+  int64_t k = static_cast<int64_t>(p.size()) == t.dim() ? 1 : 0;
+  for (int64_t i = k; i < static_cast<int64_t>(p.size()); i++) target[t.dim() - static_cast<int64_t>(p.size()) + i] = p[i];
+  return t.sum_to_size(target);
+}
+
 }  // namespace sq::fisher
