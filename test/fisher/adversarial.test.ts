@@ -5,31 +5,15 @@
 // aten::linear and aten::matmul in the two branches of an `if`, einsum/bmm, a sequence with no label, multi-dim
 // regression, dropout saved in training mode, a timm ViT with as many tokens as samples. Every variant, both
 // engines, against float64 torch.func: a wrong number that looks right is the failure this file hunts.
-import { fisherDiagonal, ScriptModule, Tensor } from '../../lib';
-import { loadSafetensors } from '../../lib/io';
-import { fixture, fixtureJson } from '../helpers/oracle';
+import { fisherDiagonal, Tensor } from '../../lib';
+import { fixtureJson } from '../helpers/oracle';
+import { loadCase, worstOf } from './_models';
 
 const meta = fixtureJson('adv_models.json');
 type Case = { params: string[]; task: 'classification' | 'regression'; variants: string[] };
 const cases: Record<string, Case> = meta.cases;
-
-function load(name: string): { m: ScriptModule; d: { x: Tensor; y: Tensor }; ref: Map<string, Tensor> } {
-  const m = ScriptModule.load(fixture(`adv_${name}.jit.pt`));
-  const d = loadSafetensors(fixture(`adv_${name}_data.safetensors`));
-  return { m, d: { x: d.get('x')!, y: d.get('y')! }, ref: loadSafetensors(fixture(`adv_${name}_ref.safetensors`)) };
-}
-
-/** The worst per-parameter ‖got − ref‖ / ‖ref‖ (a zero reference measured against 1e-6 of the largest). */
-function worst(F: Map<string, Tensor>, ref: Map<string, Tensor>, variant: string, names: string[]): [number, string] {
-  const norms = names.map((k) => ref.get(`${variant}/${k}`)!.norm().item());
-  const floor = 1e-6 * Math.max(...norms);
-  let w: [number, string] = [0, ''];
-  names.forEach((k, i) => {
-    const e = F.get(k)!.to('float64').sub(ref.get(`${variant}/${k}`)!).norm().item() / Math.max(norms[i], floor);
-    if (e > w[0]) w = [e, k];
-  });
-  return w;
-}
+const load = (name: string) => loadCase('adv', name);
+const worst = (F: Map<string, Tensor>, ref: Map<string, Tensor>, variant: string, names: string[]) => worstOf(F, (k) => ref.get(`${variant}/${k}`)!, names);
 
 const loaded = new Map<string, ReturnType<typeof load>>();
 const get = (name: string) => { if (!loaded.has(name)) loaded.set(name, load(name)); return loaded.get(name)!; };

@@ -12,34 +12,14 @@
 // which parameters took the fallback and why; bad input is a typed error.
 import { fisherDiagonal, Module, ScriptModule, Tensor } from '../../lib';
 import { OptionError, ShapeError } from '../../lib/errors';
-import { loadSafetensors } from '../../lib/io';
 import { fixture, fixtureJson } from '../helpers/oracle';
+import { loadCase, worstOf } from './_models';
 
 const meta = fixtureJson('real_models.json');
 type Case = { params: string[]; checked: string[]; output: number | string | null; shift: boolean; variants: string[]; engines?: string[] };
 const cases: Record<string, Case> = meta.cases;
-
-function load(name: string): { m: ScriptModule; d: { x: Tensor; y: Tensor }; ref: Map<string, Tensor> } {
-  const m = ScriptModule.load(fixture(`real_${name}.jit.pt`));
-  const d = loadSafetensors(fixture(`real_${name}_data.safetensors`));
-  return { m, d: { x: d.get('x')!, y: d.get('y')! }, ref: loadSafetensors(fixture(`real_${name}_ref.safetensors`)) };
-}
-
-/**
- * The worst per-parameter ‖got − ref‖ / ‖ref‖. A parameter whose true Fisher is zero (BERT's attention key
- * bias: softmax ignores a shift of all scores) is measured against 1e-6 of the largest reference instead,
- * since float32 leaves ~1e-9 of noise where float64 leaves ~1e-20.
- */
-function worst(F: Map<string, Tensor>, ref: Map<string, Tensor>, variant: string, names: string[]): [number, string] {
-  const norms = names.map((k) => ref.get(`${variant}/${k}`)!.norm().item());
-  const floor = 1e-6 * Math.max(...norms);
-  let w: [number, string] = [0, ''];
-  names.forEach((k, i) => {
-    const e = F.get(k)!.to('float64').sub(ref.get(`${variant}/${k}`)!).norm().item() / Math.max(norms[i], floor);
-    if (e > w[0]) w = [e, k];
-  });
-  return w;
-}
+const load = (name: string) => loadCase('real', name);
+const worst = (F: Map<string, Tensor>, ref: Map<string, Tensor>, variant: string, names: string[]) => worstOf(F, (k) => ref.get(`${variant}/${k}`)!, names);
 
 const runs = Object.entries(cases).flatMap(([name, c]) => c.variants.flatMap((v) =>
   (c.engines ?? (name === 'resnet18' ? ['auto'] : ['auto', 'vmap'])).map((e): [string, string, string] => [name, v, e])));

@@ -3,25 +3,15 @@
 // whose output gradients are ∂loss/∂logits written out (native/fisher/loss.cpp termGrads). Checked three
 // ways: meta.backwards counts the backwards, the result matches float64 torch.func, and it equals the
 // one-plain-backward-per-term path (termsPerBackward: 1, autograd through the loss) on the same draws.
-import { fisherDiagonal, ScriptModule, Tensor } from '../../lib';
+import { fisherDiagonal, Tensor } from '../../lib';
 import { OptionError } from '../../lib/errors';
-import { loadSafetensors } from '../../lib/io';
-import { fixture, fixtureJson } from '../helpers/oracle';
+import { fixtureJson } from '../helpers/oracle';
 import { data, ref, relErr, scriptModel, worstRelErr } from './_ref';
+import { loadCase, worstOf } from './_models';
 
 const real = fixtureJson('real_models.json');
-
-function loadReal(name: string): { m: ScriptModule; d: { x: Tensor; y: Tensor }; ref: Map<string, Tensor> } {
-  const d = loadSafetensors(fixture(`real_${name}_data.safetensors`));
-  return { m: ScriptModule.load(fixture(`real_${name}.jit.pt`)), d: { x: d.get('x')!, y: d.get('y')! }, ref: loadSafetensors(fixture(`real_${name}_ref.safetensors`)) };
-}
-
-/** The worst ‖a − b‖/‖b‖ over names, with a floor of 1e-6 of the largest ‖b‖ (a parameter whose Fisher is 0). */
-function worst(a: Map<string, Tensor>, b: (k: string) => Tensor, names: string[]): number {
-  const norms = names.map((k) => b(k).to('float64').norm().item());
-  const floor = 1e-6 * Math.max(...norms);
-  return Math.max(...names.map((k, i) => a.get(k)!.to('float64').sub(b(k).to('float64')).norm().item() / Math.max(norms[i], floor)));
-}
+const loadReal = (name: string) => loadCase('real', name);
+const worst = (a: Map<string, Tensor>, b: (k: string) => Tensor, names: string[]): number => worstOf(a, b, names)[0];
 
 // name, variant, terms per batch (classes, outputs or samples)
 const REAL: [string, 'exact' | 'mc', number][] = [
